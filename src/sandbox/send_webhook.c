@@ -31,6 +31,7 @@
 #define TIMEOUT_DEFAULT_S 10
 #define TIMEOUT_MAX_S 600
 #define TOKEN_MAX 256                 /* --id / --event length cap, characters */
+#define RESPONSE_CAP ((size_t)1 << 20) /* bytes of response body --show-response keeps */
 
 enum scheme { SCHEME_STANDARD, SCHEME_STRIPE, SCHEME_GITHUB };
 
@@ -44,12 +45,13 @@ typedef struct opts {
     int64_t ts;          /* unix seconds, or -1 for "now" */
     long timeout_s;
     int tamper;
+    int show_response;
 } opts;
 
 static const char usage[] =
     "usage: " PROG " --to URL --scheme standard|stripe|github --secret S\n"
     "         [--id ID] [--timestamp T] [--body FILE|-] [--event NAME]\n"
-    "         [--timeout SECONDS] [--tamper]\n"
+    "         [--timeout SECONDS] [--tamper] [--show-response]\n"
     "\n"
     "Sign a webhook the way the provider does and POST it to URL.\n"
     "  --scheme standard  webhook-id, webhook-timestamp, webhook-signature: v1,<base64>\n"
@@ -65,6 +67,7 @@ static const char usage[] =
     "  --timeout SECONDS  whole-request timeout, 1..600 (default 10)\n"
     "  --tamper           change one byte of the body after signing, so a\n"
     "                     correct receiver must reject the delivery\n"
+    "  --show-response    print the response body (first 1 MiB) after the status\n"
     "Prints the status line (\"HTTP 200\"). Exit status: 0 on 2xx, 1 on any other\n"
     "answer or a transport failure, 2 on bad flags.\n";
 
@@ -156,6 +159,10 @@ static int parse_args(int argc, char **argv, opts *o)
         }
         if (strcmp(a, "--tamper") == 0) {
             o->tamper = 1;
+            continue;
+        }
+        if (strcmp(a, "--show-response") == 0) {
+            o->show_response = 1;
             continue;
         }
         if (strncmp(a, "--", 2) != 0)
@@ -353,11 +360,38 @@ static int build_headers(const opts *o, const char *id, int64_t ts,
     return 0;
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *ud)
+/* The response body, kept only for --show-response and only up to
+ * RESPONSE_CAP bytes; the rest is read and dropped. */
+typedef struct response {
+    int keep;
+    char *p;
+    size_t len, cap;
+    int truncated;
+} response;
+
+static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
-    (void)p;
-    (void)ud;
-    return size * n;
+    response *r = ud;
+    size_t total = size * n, take = total;
+    if (!r->keep)
+        return total;
+    if (take > RESPONSE_CAP - r->len) {
+        take = RESPONSE_CAP - r->len;
+        r->truncated = 1;
+    }
+    if (r->len + take > r->cap) {
+        size_t cap = r->cap ? r->cap : 4096;
+        while (cap < r->len + take)
+            cap *= 2;
+        char *np = realloc(r->p, cap);
+        if (!np)
+            return 0;  /* makes curl fail with CURLE_WRITE_ERROR */
+        r->p = np;
+        r->cap = cap;
+    }
+    memcpy(r->p + r->len, data, take);
+    r->len += take;
+    return total;
 }
 
 /* POST and return the exit status: 0 on 2xx, 1 otherwise. */
@@ -369,6 +403,7 @@ static int post(const opts *o, struct curl_slist *headers, const char *body, siz
         return 1;
     }
     char err[CURL_ERROR_SIZE] = "";
+    response resp = { .keep = o->show_response };
     curl_easy_setopt(c, CURLOPT_URL, o->to);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -381,7 +416,8 @@ static int post(const opts *o, struct curl_slist *headers, const char *body, siz
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, o->timeout_s);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
     CURLcode rc = curl_easy_perform(c);
     long status = 0;
@@ -391,9 +427,15 @@ static int post(const opts *o, struct curl_slist *headers, const char *body, siz
     if (rc != CURLE_OK) {
         fprintf(stderr, PROG ": POST %s failed: %s\n", o->to,
                 err[0] ? err : curl_easy_strerror(rc));
+        free(resp.p);
         return 1;
     }
     printf("HTTP %ld\n", status);
+    if (resp.len > 0)
+        fwrite(resp.p, 1, resp.len, stdout);
+    if (resp.truncated)
+        fprintf(stderr, PROG ": response body truncated at 1 MiB\n");
+    free(resp.p);
     fflush(stdout);
     return status >= 200 && status < 300 ? 0 : 1;
 }
