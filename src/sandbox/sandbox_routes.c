@@ -119,7 +119,7 @@ static enum MHD_Result add_arg_header(void *cls, enum MHD_ValueKind kind,
     (void)kind;
     hdr_ctx *h = cls;
     if (value == NULL) value = "";
-    if (key == NULL || !is_token(key) || is_framing(key) ||
+    if (key == NULL || !is_token(key) || is_framing(key) || value[0] == '\0' ||
         strpbrk(value, "\r\n") != NULL || MHD_add_response_header(h->resp, key, value) != MHD_YES) {
         h->bad = key != NULL ? key : "";
         return MHD_NO;
@@ -141,8 +141,8 @@ enum MHD_Result sb_route_headers(sb_req *r)
     MHD_destroy_response(h.resp);
     if (h.bad != NULL) {
         cJSON_Delete(h.echo);
-        return sb_reply_error(r, 400, "header names must be tokens, values one line, "
-                                      "and framing headers are not allowed");
+        return sb_reply_error(r, 400, "header names must be tokens, values non-empty "
+                                      "single lines, and framing headers are not allowed");
     }
     /* Build the real response now that the list is known to be valid. */
     char *text = cJSON_PrintUnformatted(h.echo);
