@@ -8,6 +8,7 @@
 #ifndef LIRA_E2E_HTTP_H
 #define LIRA_E2E_HTTP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

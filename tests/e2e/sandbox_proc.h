@@ -167,8 +167,8 @@ static inline int sandbox_start(sandbox_proc *p, const char *const *extra)
     char line[128];
     long long deadline = sandbox_proc_now_ms_() + SANDBOX_START_TIMEOUT_MS;
     if (sandbox_proc_read_line_(p->out_fd, line, sizeof line, deadline) != 0) {
-        fprintf(stderr, "sandbox_proc: no 'listening on' line within %d ms\n",
-                SANDBOX_START_TIMEOUT_MS);
+        fprintf(stderr, "sandbox_proc: it exited, or printed no 'listening on' line "
+                "within %d ms\n", SANDBOX_START_TIMEOUT_MS);
         sandbox_proc_kill_(p);
         return -1;
     }
