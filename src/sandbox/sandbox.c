@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/rng.h"
 #include "core/status.h"
@@ -230,31 +231,43 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     fprintf(stderr, "lira sandbox: %s%s", msg, n > 0 && msg[n - 1] == '\n' ? "" : "\n");
 }
 
-static struct MHD_Daemon *start_daemon(sb_server *s, const sb_opts *o)
+/* Bind and listen ourselves, so that the port (and s->host, read by the
+ * handlers) is known before the first connection can arrive. Returns the
+ * socket, or -1 with errno set. */
+static int open_listener(const sb_opts *o, int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    if (bind(fd, (const struct sockaddr *)&o->addr, sizeof o->addr) != 0 ||
+        listen(fd, 128) != 0 || getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static struct MHD_Daemon *start_daemon(sb_server *s, int listen_fd)
 {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     return MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&o->addr,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)SB_CONN_MAX,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         MHD_OPTION_END);
-}
-
-static int bound_port(struct MHD_Daemon *d)
-{
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-    if (di == NULL || getsockname(di->listen_fd, (struct sockaddr *)&sa, &len) != 0) return -1;
-    return ntohs(sa.sin_port);
 }
 
 static void wait_for_signal(sb_server *s, const sigset_t *set)
@@ -277,14 +290,20 @@ static int serve(sb_server *s, const sb_opts *o)
      * and only sigwait() below ever takes these signals. */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    struct MHD_Daemon *d = start_daemon(s, o);
-    if (d == NULL) {
+    int port = 0;
+    int fd = open_listener(o, &port);
+    if (fd < 0) {
         fprintf(stderr, "lira sandbox: cannot listen on %s:%u: %s\n", o->host,
                 (unsigned)ntohs(o->addr.sin_port), strerror(errno));
         return 1;
     }
-    int port = bound_port(d);
     snprintf(s->host, sizeof s->host, "%s:%d", o->host, port);
+    struct MHD_Daemon *d = start_daemon(s, fd);
+    if (d == NULL) {
+        fprintf(stderr, "lira sandbox: cannot start the HTTP server\n");
+        close(fd);
+        return 1;
+    }
     printf("listening on http://%s:%d\n", o->host, port);
     fflush(stdout);
     wait_for_signal(s, &set);

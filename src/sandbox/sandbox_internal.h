@@ -136,8 +136,10 @@ void sb_state_free(sb_server *s);
 void sb_state_reset(sb_server *s);
 /* Append the request to the log ring (drops the oldest when full). */
 void sb_log_request(sb_server *s, sb_req *r);
-/* A new JSON document {"entries":[...],"last":N,...} of entries with
- * seq > since (at most `limit`); NULL when out of memory. */
+/* A new JSON document of the entries with seq > since (the oldest `limit`
+ * of them): {"entries":[...], "last": seq of the last entry returned (or
+ * newest when none), "newest", "first" (oldest kept), "dropped",
+ * "capacity"}. NULL when out of memory. */
 cJSON *sb_log_snapshot(sb_server *s, uint64_t since, uint64_t limit);
 /* Find the row whose key equals `key` or, when `create`, append a zeroed row
  * with it. NULL when absent (or the table is full). Caller holds s->mu. */

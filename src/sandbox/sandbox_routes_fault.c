@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/rng.h"
+
 #include "sandbox/sandbox_internal.h"
 
 /* ------------------------------------------------------------ /flaky --- */
@@ -37,13 +39,27 @@ static int parse_fail_mode(const char *v, fail_mode *mode, int64_t *status)
     return sb_parse_int(v, 400, 599, status);
 }
 
+/* ?p=X: a probability in [0, 1], strictly parsed. -1 when absent, -2 when
+ * malformed. */
+static double parse_p(const char *v)
+{
+    if (v == NULL) return -1;
+    char *end = NULL;
+    double p = strtod(v, &end);
+    if (end == v || *end != '\0' || !(p >= 0.0 && p <= 1.0)) return -2;
+    return p;
+}
+
 /* The attempt number of this request for key (1-based), or -1 when the
- * table is full. */
-static int64_t flaky_attempt(sb_server *s, const char *key)
+ * table is full. With p >= 0, *fail_now is a seeded coin flip (so --seed
+ * makes a run of random failures repeatable); else attempt <= fail. */
+static int64_t flaky_attempt(sb_server *s, const char *key, double p, int64_t fail,
+                             bool *fail_now)
 {
     pthread_mutex_lock(&s->mu);
     sb_flaky *row = sb_table_get(&s->flaky, key, true);
     int64_t n = row != NULL ? ++row->seen : -1;
+    *fail_now = p >= 0 ? lira_rng_uniform(&s->rng) < p : n <= fail;
     pthread_mutex_unlock(&s->mu);
     return n;
 }
@@ -80,13 +96,16 @@ enum MHD_Result sb_route_flaky(sb_req *r)
         return sb_reply_error(r, 400, "hold_ms must be an integer 0..60000");
     if (sb_retry_after_value(r, ra, sizeof ra) != 0)
         return sb_reply_error(r, 400, "retry_after must be N or date:+N");
-    int64_t attempt = flaky_attempt(r->srv, key);
+    double p = parse_p(sb_arg(r, "p"));
+    if (p < -1.5) return sb_reply_error(r, 400, "p must be a probability 0..1");
+    bool fail_now = false;
+    int64_t attempt = flaky_attempt(r->srv, key, p, fail, &fail_now);
     if (attempt < 0) return sb_reply_error(r, 507, "too many keys; POST /_reset");
     cJSON *doc = cJSON_CreateObject();
     if (doc == NULL) return sb_reply_error(r, 500, "out of memory");
     cJSON_AddStringToObject(doc, "key", key);
     cJSON_AddNumberToObject(doc, "attempt", (double)attempt);
-    if (attempt <= fail) return flaky_fail(r, mode, status, hold_ms, ra, doc);
+    if (fail_now) return flaky_fail(r, mode, status, hold_ms, ra, doc);
     cJSON_AddBoolToObject(doc, "failed", 0);
     return sb_reply_json(r, 200, doc, NULL);
 }

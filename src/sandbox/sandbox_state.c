@@ -159,6 +159,7 @@ cJSON *sb_log_snapshot(sb_server *s, uint64_t since, uint64_t limit)
         if (copy != NULL) cJSON_AddItemToArray(arr, copy);
     }
     cJSON_AddNumberToObject(doc, "last", (double)(n > 0 ? from + n - 1 : s->next_seq));
+    cJSON_AddNumberToObject(doc, "newest", (double)s->next_seq);
     cJSON_AddNumberToObject(doc, "first", (double)s->log_first);
     cJSON_AddNumberToObject(doc, "dropped", (double)s->log_dropped);
     cJSON_AddNumberToObject(doc, "capacity", (double)SB_LOG_CAP);

@@ -183,6 +183,25 @@ static void test_flaky_status_reset_timeout(void)
     http_free(&r);
 }
 
+/* ?p= failures come from the --seed generator: the same after a reset. */
+static void test_flaky_probability_is_seeded(void)
+{
+    long first[20];
+    int fails = 0;
+    for (int round = 0; round < 2; round++) {
+        CHECK_EQ(sandbox_reset(sb.url), 0);
+        for (int i = 0; i < 20; i++) {
+            http_res r;
+            http_get(sb.url, "/flaky/coin?p=0.5", &r);
+            CHECK(r.status == 200 || r.status == 503);
+            if (round == 0) { first[i] = r.status; fails += r.status == 503; }
+            else CHECK_EQ(r.status, first[i]);
+            http_free(&r);
+        }
+    }
+    CHECK(fails > 0 && fails < 20);
+}
+
 static void test_delay_and_trickle(void)
 {
     http_res r;
@@ -352,6 +371,7 @@ int main(void)
     RUN(test_anything_echoes);
     RUN(test_status_and_retry_after);
     RUN(test_flaky_status_reset_timeout);
+    RUN(test_flaky_probability_is_seeded);
     RUN(test_delay_and_trickle);
     RUN(test_bytes_seeded);
     RUN(test_redirect_chain);
