@@ -40,6 +40,46 @@ static int rate_count(sb_server *s, const char *key, int64_t window_s, rate_view
     return 0;
 }
 
+typedef struct rate_hdrs {
+    char a[64], b[96], c[32], d[32], ra[32];
+    const char *h[14];
+} rate_hdrs;
+
+/* The header list of one style (0 github, 1 ietf, 2 ietf-dict) into out. */
+static void rate_headers(rate_hdrs *o, int style, int64_t limit, int64_t window,
+                         int64_t remaining, bool over, const rate_view *v)
+{
+    size_t n = 0;
+    if (style == 0) {
+        snprintf(o->a, sizeof o->a, "%lld", (long long)limit);
+        snprintf(o->b, sizeof o->b, "%lld", (long long)remaining);
+        snprintf(o->c, sizeof o->c, "%lld", (long long)v->reset_epoch_s);
+        snprintf(o->d, sizeof o->d, "%lld", (long long)(over ? limit : v->count));
+        o->h[n++] = "X-RateLimit-Limit"; o->h[n++] = o->a;
+        o->h[n++] = "X-RateLimit-Remaining"; o->h[n++] = o->b;
+        o->h[n++] = "X-RateLimit-Reset"; o->h[n++] = o->c;
+        o->h[n++] = "X-RateLimit-Used"; o->h[n++] = o->d;
+        o->h[n++] = "X-RateLimit-Resource"; o->h[n++] = "sandbox";
+    } else if (style == 1) {
+        snprintf(o->a, sizeof o->a, "\"default\";q=%lld;w=%lld", (long long)limit, (long long)window);
+        snprintf(o->b, sizeof o->b, "\"default\";r=%lld;t=%lld", (long long)remaining,
+                 (long long)v->reset_in_s);
+        o->h[n++] = "RateLimit-Policy"; o->h[n++] = o->a;
+        o->h[n++] = "RateLimit"; o->h[n++] = o->b;
+    } else {
+        snprintf(o->a, sizeof o->a, "%lld;w=%lld", (long long)limit, (long long)window);
+        snprintf(o->b, sizeof o->b, "limit=%lld, remaining=%lld, reset=%lld", (long long)limit,
+                 (long long)remaining, (long long)v->reset_in_s);
+        o->h[n++] = "RateLimit-Policy"; o->h[n++] = o->a;
+        o->h[n++] = "RateLimit"; o->h[n++] = o->b;
+    }
+    if (over) {
+        snprintf(o->ra, sizeof o->ra, "%lld", (long long)v->reset_in_s);
+        o->h[n++] = "Retry-After"; o->h[n++] = o->ra;
+    }
+    o->h[n] = NULL;
+}
+
 enum MHD_Result sb_route_ratelimit(sb_req *r)
 {
     const char *key = sb_path_tail(r, "/ratelimit/");
@@ -59,37 +99,9 @@ enum MHD_Result sb_route_ratelimit(sb_req *r)
         return sb_reply_error(r, 507, "too many keys; POST /_reset");
     int64_t remaining = limit - v.count > 0 ? limit - v.count : 0;
     bool over = v.count > limit;
-    char a[64], b[96], c[32], d[32], ra[32];
-    const char *h[14];
-    size_t n = 0;
-    if (github) {
-        snprintf(a, sizeof a, "%lld", (long long)limit);
-        snprintf(b, sizeof b, "%lld", (long long)remaining);
-        snprintf(c, sizeof c, "%lld", (long long)v.reset_epoch_s);
-        snprintf(d, sizeof d, "%lld", (long long)(over ? limit : v.count));
-        h[n++] = "X-RateLimit-Limit"; h[n++] = a;
-        h[n++] = "X-RateLimit-Remaining"; h[n++] = b;
-        h[n++] = "X-RateLimit-Reset"; h[n++] = c;
-        h[n++] = "X-RateLimit-Used"; h[n++] = d;
-        h[n++] = "X-RateLimit-Resource"; h[n++] = "sandbox";
-    } else if (ietf) {
-        snprintf(a, sizeof a, "\"default\";q=%lld;w=%lld", (long long)limit, (long long)window);
-        snprintf(b, sizeof b, "\"default\";r=%lld;t=%lld", (long long)remaining,
-                 (long long)v.reset_in_s);
-        h[n++] = "RateLimit-Policy"; h[n++] = a;
-        h[n++] = "RateLimit"; h[n++] = b;
-    } else {
-        snprintf(a, sizeof a, "%lld;w=%lld", (long long)limit, (long long)window);
-        snprintf(b, sizeof b, "limit=%lld, remaining=%lld, reset=%lld", (long long)limit,
-                 (long long)remaining, (long long)v.reset_in_s);
-        h[n++] = "RateLimit-Policy"; h[n++] = a;
-        h[n++] = "RateLimit"; h[n++] = b;
-    }
-    if (over) {
-        snprintf(ra, sizeof ra, "%lld", (long long)v.reset_in_s);
-        h[n++] = "Retry-After"; h[n++] = ra;
-    }
-    h[n] = NULL;
+    rate_hdrs hb;
+    rate_headers(&hb, github ? 0 : ietf ? 1 : 2, limit, window, remaining, over, &v);
+    const char *const *h = hb.h;
     cJSON *doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "key", key);
     cJSON_AddNumberToObject(doc, "limit", (double)limit);

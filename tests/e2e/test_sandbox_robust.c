@@ -136,6 +136,27 @@ static void test_body_cap_413(void)
 #define CONC 64
 #define PER_CONN 25
 
+/* Distinct connection ids in the log among requests for path; *nreq gets
+ * how many requests for path it holds. */
+static int distinct_connections(const char *path, int *nreq)
+{
+    static double ids[CONC * PER_CONN];
+    int nids = 0;
+    cJSON *log = sandbox_log(sb.url, 0);
+    const cJSON *e;
+    *nreq = 0;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(log, "entries")) {
+        if (strcmp(json_str(e, "path"), path) != 0) continue;
+        (*nreq)++;
+        double id = json_num(e, "connection", 0);
+        bool seen = false;
+        for (int k = 0; k < nids; k++) seen = seen || ids[k] == id;
+        if (!seen && nids < CONC * PER_CONN) ids[nids++] = id;
+    }
+    cJSON_Delete(log);
+    return nids;
+}
+
 static void test_64_concurrent_keepalive(void)
 {
     CHECK_EQ(sandbox_reset(sb.url), 0);
@@ -184,19 +205,8 @@ static void test_64_concurrent_keepalive(void)
     for (int i = 0; i < CONC; i++) { curl_easy_cleanup(h[i]); free(sink[i].p); }
     curl_multi_cleanup(m);
     /* Keep-alive: the server saw no more connections than clients. */
-    cJSON *log = sandbox_log(sb.url, 0);
-    double ids[CONC * PER_CONN];
-    int nids = 0, nreq = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, cJSON_GetObjectItem(log, "entries")) {
-        if (strcmp(json_str(e, "path"), "/anything/load") != 0) continue;
-        nreq++;
-        double id = json_num(e, "connection", 0);
-        bool seen = false;
-        for (int k = 0; k < nids; k++) seen = seen || ids[k] == id;
-        if (!seen && nids < CONC * PER_CONN) ids[nids++] = id;
-    }
-    cJSON_Delete(log);
+    int nreq = 0;
+    int nids = distinct_connections("/anything/load", &nreq);
     CHECK_EQ(nreq, CONC * PER_CONN);
     CHECK_INT(nids, <=, CONC);
 }
