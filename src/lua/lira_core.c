@@ -1,10 +1,11 @@
 /* lira_core.c — luaopen_lira_core, the C half of `require "lira"`.
  *
- * The binding is the only layer (with src/runtime) that touches the Lua C
- * API. For now it carries the module's identity; the engine, clients and
- * tasks are bound here as they land. */
+ * Each part of the binding registers its own functions on the module table
+ * (binding.h); this file only assembles them. */
 #include <lauxlib.h>
 #include <lua.h>
+
+#include "binding.h"
 
 #ifndef LIRA_VERSION
 #error "LIRA_VERSION must be defined by the build"
@@ -12,16 +13,25 @@
 
 int luaopen_lira_core(lua_State *L);
 
-static const luaL_Reg core_functions[] = {
-    {NULL, NULL},
-};
+/* While the binding's parts are being written in parallel, a part that is
+ * not there yet is skipped. */
+#pragma weak lira_lua_open_tasks
+#pragma weak lira_lua_open_client
+#pragma weak lira_lua_json_open
 
 int luaopen_lira_core(lua_State *L)
 {
-    luaL_newlib(L, core_functions);
+    lua_newtable(L);
+    int mod = lua_gettop(L);
     lua_pushliteral(L, LIRA_VERSION);
-    lua_setfield(L, -2, "version");
+    lua_setfield(L, mod, "version");
     lua_pushliteral(L, LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
-    lua_setfield(L, -2, "lua_version");
+    lua_setfield(L, mod, "lua_version");
+    if (lira_lua_json_open)
+        lira_lua_json_open(L, mod);
+    if (lira_lua_open_tasks)
+        lira_lua_open_tasks(L, mod);
+    if (lira_lua_open_client)
+        lira_lua_open_client(L, mod);
     return 1;
 }
