@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "sandbox/sandbox_internal.h"
+#include "sandbox/sandbox_oauth.h"
 
 /* ----------------------------------------------------------- simple --- */
 
@@ -221,6 +222,7 @@ static const route ROUTES[] = {
     { "/payments/_effects", false, "GET",  sb_route_effects },
     { "/_log",              false, "GET",  route_log },
     { "/_reset",            false, "POST", route_reset },
+    { "/oauth/",            true,  NULL,   sb_route_oauth },
 };
 
 enum MHD_Result sb_route_dispatch(sb_req *r)
