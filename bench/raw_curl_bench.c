@@ -1,0 +1,225 @@
+/* raw_curl_bench — the baseline every HTTP figure is a ratio of.
+ *
+ * The least a C program can do to make N keep-alive GETs with libcurl: at
+ * c=1 one easy handle reused for every request; at c>1 a multi with c easy
+ * handles, each re-added as soon as its transfer completes, so c connections
+ * stay open and busy. Bodies are copied into a per-handle buffer (the least
+ * any real client does with them) and the status is checked; nothing else.
+ *
+ * Client CPU is getrusage(RUSAGE_SELF) user+sys around the request loop
+ * only (set-up and the first connect are outside it, as for every client the
+ * driver compares), wall time is CLOCK_MONOTONIC around the same loop, peak
+ * RSS is the process's VmHWM.
+ * The result is one machine-readable line on stdout:
+ *
+ *   BENCH client=raw_curl c=<c> n=<n> ok=<2xx count> wall=<s> cpu=<s> rss_kb=<peak>
+ *
+ *   raw_curl_bench <url> <n> [c]      c defaults to 1; exit 1 if any request failed
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#define MAX_CONC 1024
+#define BODY_CAP 65536
+
+typedef struct xfer {
+    CURL *easy;
+    size_t len;
+    char body[BODY_CAP];
+} xfer;
+
+typedef struct run {
+    const char *url;
+    long n;       /* requests to make */
+    long c;       /* concurrency */
+    long ok;      /* final 2xx responses */
+    long failed;
+} run;
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* VmHWM, not ru_maxrss: Linux carries ru_maxrss across execve, so a child
+ * of a big parent (the Python driver) would report the parent's size. */
+static long peak_rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            kb = strtol(line + 6, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return kb;
+}
+
+/* Parses a positive decimal count; 0 on anything else. */
+static long parse_count(const char *s)
+{
+    long v = 0;
+    if (!s || !*s) return 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > 100000000L) return 0;
+        v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    xfer *x = ud;
+    size_t n = size * nmemb;
+    if (n > BODY_CAP - x->len) return 0;   /* abort: bigger than any bench body */
+    memcpy(x->body + x->len, data, n);
+    x->len += n;
+    return n;
+}
+
+static int xfer_init(xfer *x, const char *url)
+{
+    x->len = 0;
+    x->easy = curl_easy_init();
+    if (!x->easy) return -1;
+    curl_easy_setopt(x->easy, CURLOPT_URL, url);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+    return 0;
+}
+
+static void count(run *r, CURL *easy, CURLcode rc)
+{
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    if (rc == CURLE_OK && status >= 200 && status < 300) r->ok++;
+    else r->failed++;
+}
+
+/* ------------------------------------------------------------- c = 1 --- */
+
+static int run_serial(run *r, xfer *x, double *cpu, double *wall)
+{
+    /* First request outside the measurement: it pays for the connect. */
+    x->len = 0;
+    if (curl_easy_perform(x->easy) != CURLE_OK) return -1;
+    double c0 = cpu_s(), w0 = mono_s();
+    for (long i = 0; i < r->n; i++) {
+        x->len = 0;
+        count(r, x->easy, curl_easy_perform(x->easy));
+    }
+    *wall = mono_s() - w0;
+    *cpu = cpu_s() - c0;
+    return 0;
+}
+
+/* ------------------------------------------------------------- c > 1 --- */
+
+/* Drives the multi until every added transfer is done; re-adds a finished
+ * handle while *issued < target, so the c connections stay busy. When
+ * `record` is 0 the transfers are a warm-up and are not counted. */
+static int drive(run *r, CURLM *multi, long *issued, long target, int record)
+{
+    int running = 1;
+    while (running) {
+        if (curl_multi_perform(multi, &running) != CURLM_OK) return -1;
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(multi, &left))) {
+            if (m->msg != CURLMSG_DONE) continue;
+            CURL *easy = m->easy_handle;
+            char *priv = NULL;
+            curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+            xfer *x = (xfer *)(void *)priv;
+            if (record) count(r, easy, m->data.result);
+            curl_multi_remove_handle(multi, easy);
+            if (*issued < target) {
+                x->len = 0;
+                curl_multi_add_handle(multi, easy);
+                (*issued)++;
+                running = 1;
+            }
+        }
+        if (running && curl_multi_poll(multi, NULL, 0, 1000, NULL) != CURLM_OK) return -1;
+    }
+    return 0;
+}
+
+static int run_multi(run *r, xfer *xs, double *cpu, double *wall)
+{
+    CURLM *multi = curl_multi_init();
+    if (!multi) return -1;
+    long issued = 0;
+    /* Warm-up: one transfer per handle opens the c connections. */
+    for (long i = 0; i < r->c; i++) curl_multi_add_handle(multi, xs[i].easy);
+    issued = r->c;
+    int rc = drive(r, multi, &issued, r->c, 0);
+    double c0 = cpu_s(), w0 = mono_s();
+    if (rc == 0) {
+        issued = 0;
+        long first = r->c < r->n ? r->c : r->n;
+        for (long i = 0; i < first; i++) {
+            xs[i].len = 0;
+            curl_multi_add_handle(multi, xs[i].easy);
+        }
+        issued = first;
+        rc = drive(r, multi, &issued, r->n, 1);
+    }
+    *wall = mono_s() - w0;
+    *cpu = cpu_s() - c0;
+    curl_multi_cleanup(multi);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3 || argc > 4) {
+        fprintf(stderr, "usage: raw_curl_bench <url> <n> [c]\n");
+        return 2;
+    }
+    run r = { .url = argv[1], .n = parse_count(argv[2]), .c = argc > 3 ? parse_count(argv[3]) : 1 };
+    if (r.n <= 0 || r.c <= 0 || r.c > MAX_CONC) {
+        fprintf(stderr, "raw_curl_bench: n must be > 0 and c in 1..%d\n", MAX_CONC);
+        return 2;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return 1;
+    xfer *xs = calloc((size_t)r.c, sizeof *xs);
+    if (!xs) return 1;
+    for (long i = 0; i < r.c; i++) {
+        if (xfer_init(&xs[i], r.url) != 0) return 1;
+    }
+    double cpu = 0, wall = 0;
+    int rc = r.c == 1 ? run_serial(&r, &xs[0], &cpu, &wall) : run_multi(&r, xs, &cpu, &wall);
+    if (rc != 0) {
+        fprintf(stderr, "raw_curl_bench: transfer loop failed (is %s up?)\n", r.url);
+        return 1;
+    }
+    printf("BENCH client=raw_curl c=%ld n=%ld ok=%ld wall=%.6f cpu=%.6f rss_kb=%ld\n",
+           r.c, r.n, r.ok, wall, cpu, peak_rss_kb());
+    for (long i = 0; i < r.c; i++) curl_easy_cleanup(xs[i].easy);
+    free(xs);
+    curl_global_cleanup();
+    return r.failed ? 1 : 0;
+}
