@@ -41,10 +41,24 @@ typedef struct lira_upstream_config {
  * headers-only mode reading headers, budget on (0.1, 10/s). */
 void lira_upstream_config_default(lira_upstream_config *c);
 
-/* Get the upstream named `name` (copied), creating it with `cfg` when new. An
- * existing one keeps its state; if `cfg` differs, the parts whose config
- * changed are re-created with the new config (their state starts afresh)
- * and the rest keep theirs. A reference is taken: release it. */
+/* Get the upstream named `name` (copied; 1..256 bytes), creating it with
+ * `cfg` (NULL = the defaults) when new. An existing one keeps its state; if
+ * `cfg` differs, the parts whose config changed are re-created with the new
+ * config (their state starts afresh) and the rest keep theirs. The parts
+ * are: the breaker (breaker_on + every field of `breaker`, on_transition and
+ * ud included), the limiter (limiter_on + `limiter`), the budget (budget_on,
+ * ratio, min_per_second); read_headers is simply updated. A call in flight
+ * when its breaker or limiter is re-created gives its permit or token back
+ * to nobody (the new part never sees it).
+ * A reference is taken: release it. The engine's registry keeps its own
+ * reference, so the state lives as long as the engine even while no client
+ * holds the upstream (e.g. between an old and a new version on reload).
+ * When the engine is freed, every live call is cancelled (done runs with
+ * CANCELLED) and the upstream is detached: it stays readable until the last
+ * release, but lira_call_start on it returns LIRA_ESTATE.
+ * LIRA_EINVAL (NULL e/out, bad name, a config the breaker, limiter or budget
+ * rejects; the existing state is then untouched), LIRA_ENOMEM, LIRA_ESTATE
+ * (the engine is being freed). */
 int lira_upstream_get(lira_engine *e, const char *name, const lira_upstream_config *cfg,
                       lira_upstream **out);
 void lira_upstream_release(lira_upstream *u);
@@ -90,15 +104,22 @@ typedef struct lira_call_spec {
     int64_t read_timeout_ns;      /* per attempt; 0 = 10 s */
     int64_t deadline_ns;          /* absolute, engine clock; 0 = none */
     lira_retry_config retry;      /* attempts = 1 disables retries */
-    int idempotent;               /* lira_method_is_idempotent(req.method) unless overridden */
+    int idempotent;               /* 1 / 0; < 0 = lira_method_is_idempotent(req.method) */
     int has_idempotency_key;
     /* Custom retry rule (retry.on): 1 retry, 0 stop, -1 use the built-in rules.
-     * Delays, budget, attempts, max_elapsed and the deadline still apply. */
+     * Delays, budget, attempts, max_elapsed and the deadline still apply.
+     * 1 on an outcome the built-in rules would not retry (a 2xx, a 4xx,
+     * too_large) treats it like a 5xx (last_retry_reason status_5xx). The
+     * idempotency rule still applies to 1: a POST/PATCH without a key is not
+     * repeated (except after dns/connect/tls); a caller that knows the
+     * request is safe to repeat says so with idempotent = 1. 0 stops with
+     * stop "success" (2xx), "too_large", or "status" (anything else). */
     int (*retry_hook)(void *ud, const lira_http_response *res, int attempt);
     /* Breaker failure rule (breaker.failure): 1 failure, 0 success, -1 built-in
      * (transport errors, timeouts and 5xx are failures; 4xx are not). */
     int (*failure_hook)(void *ud, const lira_http_response *res);
-    /* Called after every attempt (telemetry, debug logs). */
+    /* Called after every attempt (telemetry, debug logs). No hook may cancel
+     * or free the call it is called for. */
     void (*attempt_hook)(void *ud, const lira_call_attempt *a);
     void *hook_ud;
 } lira_call_spec;
@@ -108,13 +129,22 @@ typedef struct lira_call_result {
                                     when no final response was obtained */
     lira_error_kind kind;        /* NONE when res != NULL */
     char message[256];           /* err.message */
-    int retryable;               /* err.retryable: the outcome was retryable */
+    int retryable;               /* err.retryable: the outcome was retryable (and
+                                    safe to repeat): 1 for breaker_open,
+                                    rate_limited, budget, deadline, and for a
+                                    5xx/429/network outcome that stopped on
+                                    attempts/max_elapsed; 0 for cancelled,
+                                    invalid, not_idempotent, 2xx/4xx */
     int attempts;                /* attempts sent (0 when refused before any) */
     int64_t elapsed_ns;          /* whole call, backoff included */
     int64_t retry_after_ns;      /* -1 unknown; breaker_open: until half-open;
                                     rate_limited: until a token */
-    lira_stop_reason stop;       /* why it stopped retrying */
-    lira_retry_reason last_retry_reason;
+    lira_stop_reason stop;       /* why it stopped retrying (NONE when the engine
+                                    itself failed: kind transport/invalid with a
+                                    message saying what) */
+    lira_retry_reason last_retry_reason;   /* why the latest retryable attempt was
+                                    retryable ("ok after status_429"); NONE if
+                                    no attempt was */
     int status;                  /* when res == NULL: the last attempt's HTTP status
                                     if it had one (e.g. too_large), else 0 */
 } lira_call_result;
@@ -122,15 +152,32 @@ typedef struct lira_call_result {
 typedef struct lira_call lira_call;
 typedef void (*lira_call_done_fn)(void *ud, lira_call_result *r);
 
+/* Fill `s` with the defaults: method and url as given (not copied), read
+ * timeout 10 s, no deadline, lira_retry_config_default (4 attempts, 200 ms
+ * doubling to 30 s, full jitter), idempotent = -1 (from the method), no key,
+ * no hooks; the transport's defaults for the rest. LIRA_EINVAL for NULL s. */
+int lira_call_spec_init(lira_call_spec *s, const char *method, const char *url);
+
 /* Start a call. The spec (and every string it points to) is copied. On
  * LIRA_OK `done` runs exactly once, from a later lira_engine_step() (or
  * from lira_call_cancel()); on an error return it never runs. *out (may be
- * NULL) is valid until `done` has run. */
+ * NULL) is valid until `done` has run. A call refused at once (breaker open,
+ * no token before the deadline) still completes from the next step.
+ * The budget gets one deposit per call, at start. While an attempt is in
+ * flight the transport keeps the engine busy (the scripted transport with a
+ * timer, the curl transport by holding it); waits are strong timers.
+ * LIRA_EINVAL: NULL e/u/spec/done, no method or url, body_len without body,
+ * negative read_timeout or deadline, a retry config lira_retry_config_check
+ * rejects, or u belongs to another engine. LIRA_ESTATE: u's engine is gone.
+ * LIRA_ENOMEM. */
 int lira_call_start(lira_engine *e, lira_upstream *u, const lira_call_spec *spec,
                     lira_call_done_fn done, void *ud, lira_call **out);
 
 /* Cancel: abort the attempt in flight or the wait, and run `done` with kind
- * LIRA_KIND_CANCELLED before returning. */
+ * LIRA_KIND_CANCELLED (res NULL, stop cancelled) before returning. A breaker
+ * permit of the aborted attempt is cancelled (counted neither way); a
+ * limiter token reserved for an attempt that never started is given back.
+ * Not from inside the call's own hooks or done; NULL is a no-op. */
 void lira_call_cancel(lira_call *c);
 
 #endif

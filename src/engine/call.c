@@ -1,0 +1,542 @@
+/* call.c — the pipeline of one logical call (call.h):
+ *
+ *   limiter_step -> [token timer] -> send_step -> transport ... on_attempt_done
+ *     -> breaker record, limiter feed, classify -> [backoff timer] -> limiter_step
+ *     ... -> stop_call -> deliver (done, exactly once)
+ *
+ * A call is in one phase at a time and owns exactly one pending thing in
+ * it: a timer (token wait, backoff, deferred delivery) or an attempt in the
+ * transport. That makes cancel a switch on the phase. Permits and tokens
+ * are remembered with the epoch of the breaker/limiter that issued them, so
+ * that a part re-created by a config change never gets back what it did
+ * not hand out. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "call_impl.h"
+#include "httpdate.h"
+#include "ratelimit.h"
+#include "status.h"
+
+#define DEFAULT_READ_TIMEOUT_NS (INT64_C(10) * LIRA_NS_PER_SEC)
+
+const char *lira_error_kind_name(lira_error_kind k)
+{
+    static const char *const names[LIRA_KIND_COUNT_] = {
+        "none", "timeout", "deadline", "connect", "tls", "dns", "transport", "breaker_open",
+        "rate_limited", "budget", "too_large", "cancelled", "invalid"};
+    return k >= 0 && k < LIRA_KIND_COUNT_ ? names[k] : "unknown";
+}
+
+int lira_call_spec_init(lira_call_spec *s, const char *method, const char *url)
+{
+    if (!s)
+        return LIRA_EINVAL;
+    memset(s, 0, sizeof *s);
+    s->req.method = method;
+    s->req.url = url;
+    s->read_timeout_ns = DEFAULT_READ_TIMEOUT_NS;
+    s->idempotent = -1;
+    return lira_retry_config_default(&s->retry);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void unlink_call(lira_call *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (c->u->calls == c)
+        c->u->calls = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void free_call(lira_call *c)
+{
+    for (size_t i = 0; c->headers && c->headers[i]; i++)
+        free(c->headers[i]);
+    free(c->headers);
+    free(c->method);
+    free(c->url);
+    free(c->body);
+    lira_http_response_free(c->last);
+    lira_upstream_release(c->u);
+    free(c);
+}
+
+static void deliver(lira_call *c)
+{
+    unlink_call(c);
+    c->ph = PH_DONE;
+    c->done(c->ud, &c->r);
+    free_call(c);
+}
+
+static void on_deliver_timer(lira_timer *t, void *ud)
+{
+    (void)t;
+    deliver(ud);
+}
+
+static void give_back_token(lira_call *c, int64_t now)
+{
+    if (!c->has_token)
+        return;
+    c->has_token = 0;
+    lira_limiter *l = lira_upstream_limiter(c->u);
+    if (l && c->token_epoch == c->u->limiter_epoch)
+        lira_limiter_cancel(l, now, 1);
+}
+
+static void cancel_permit(lira_call *c, int64_t now)
+{
+    if (!c->has_permit)
+        return;
+    c->has_permit = 0;
+    lira_breaker *b = lira_upstream_breaker(c->u);
+    if (b && c->permit_epoch == c->u->breaker_epoch)
+        lira_breaker_cancel(b, now, &c->permit);
+}
+
+/* The kind of a call that ends without a final response. */
+static lira_error_kind kind_of(const lira_call *c, lira_stop_reason stop)
+{
+    switch (stop) {
+    case LIRA_STOP_BUDGET: return LIRA_KIND_BUDGET;
+    case LIRA_STOP_BREAKER_OPEN: return LIRA_KIND_BREAKER_OPEN;
+    case LIRA_STOP_DEADLINE: return LIRA_KIND_DEADLINE;
+    case LIRA_STOP_CANCELLED: return LIRA_KIND_CANCELLED;
+    default: break;
+    }
+    switch (c->last ? c->last->failure : LIRA_FAIL_TRANSPORT) {
+    case LIRA_FAIL_DNS: return LIRA_KIND_DNS;
+    case LIRA_FAIL_CONNECT: return LIRA_KIND_CONNECT;
+    case LIRA_FAIL_TLS: return LIRA_KIND_TLS;
+    case LIRA_FAIL_TIMEOUT: return c->attempt_cut ? LIRA_KIND_DEADLINE : LIRA_KIND_TIMEOUT;
+    case LIRA_FAIL_TOO_LARGE: return LIRA_KIND_TOO_LARGE;
+    case LIRA_FAIL_CANCELLED: return LIRA_KIND_CANCELLED;
+    case LIRA_FAIL_DEADLINE: return LIRA_KIND_DEADLINE;
+    default: return LIRA_KIND_TRANSPORT;
+    }
+}
+
+/* End the call: fill c->r from the last outcome and `stop`, then deliver
+ * (deferred to a 0-delay timer when still inside lira_call_start).
+ * `force` (when not NONE) is the kind to report if no response is returned. */
+static void stop_call(lira_call *c, lira_stop_reason stop, lira_error_kind force,
+                      int64_t retry_after_ns)
+{
+    int64_t now = lira_engine_now(c->e);
+    lira_call_result *r = &c->r;
+    memset(r, 0, sizeof *r);
+    r->attempts = c->attempts;
+    r->elapsed_ns = now - c->start_ns;
+    r->stop = stop;
+    r->last_retry_reason = c->last_rr;
+    r->retry_after_ns = retry_after_ns;
+    if (stop == LIRA_STOP_CANCELLED) {
+        lira_http_response_free(c->last);
+        c->last = NULL;
+    }
+    if (c->last && c->last->failure == LIRA_FAIL_NONE) {
+        r->res = c->last;
+        c->last = NULL;
+        r->kind = LIRA_KIND_NONE;
+        r->status = r->res->status;
+    } else {
+        r->kind = force != LIRA_KIND_NONE ? force : kind_of(c, stop);
+        r->status = c->last ? c->last->status : 0;
+    }
+    switch (r->kind) {
+    case LIRA_KIND_BREAKER_OPEN: case LIRA_KIND_RATE_LIMITED: case LIRA_KIND_BUDGET:
+    case LIRA_KIND_DEADLINE:
+        r->retryable = 1;
+        break;
+    case LIRA_KIND_CANCELLED: case LIRA_KIND_INVALID:
+        r->retryable = 0;
+        break;
+    default:
+        r->retryable = c->outcome_rr != LIRA_RR_NONE && stop != LIRA_STOP_NOT_IDEMPOTENT;
+    }
+    lira__call_message(c, r, c->last);
+    lira_http_response_free(c->last);
+    c->last = NULL;
+    c->ph = PH_DELIVER;
+    if (!c->in_start)
+        deliver(c);
+}
+
+/* Something local went wrong (no memory for a timer, no transport). */
+static void local_error(lira_call *c, int rc, const char *what)
+{
+    snprintf(c->local_err, sizeof c->local_err, "%s: %s", what, lira_strerror(rc));
+    stop_call(c, LIRA_STOP_NONE, rc == LIRA_EINVAL ? LIRA_KIND_INVALID : LIRA_KIND_TRANSPORT, -1);
+}
+
+/* ------------------------------------------------------------ the steps */
+
+static void send_step(lira_call *c);
+static void on_attempt_done(void *ud, lira_http_response *res);
+
+static void on_token(lira_timer *t, void *ud)
+{
+    (void)t;
+    send_step(ud);
+}
+
+/* Take a token (or wait for one), then send. */
+static void limiter_step(lira_call *c)
+{
+    int64_t now = lira_engine_now(c->e), dl = c->spec.deadline_ns;
+    if (dl && now >= dl) {
+        stop_call(c, LIRA_STOP_DEADLINE, LIRA_KIND_NONE, -1);
+        return;
+    }
+    lira_limiter *l = lira_upstream_limiter(c->u);
+    if (!l) {
+        send_step(c);
+        return;
+    }
+    int64_t wait = 0;
+    int rc = lira_limiter_reserve_within(l, now, 1, dl ? dl - now : INT64_MAX, &wait);
+    if (rc != LIRA_OK) {
+        /* A retry cut short by the limiter keeps its last response (stop:
+         * deadline); with none, the error is rate_limited. */
+        stop_call(c, LIRA_STOP_DEADLINE, LIRA_KIND_RATE_LIMITED, rc == LIRA_EDENIED ? wait : -1);
+        return;
+    }
+    c->has_token = 1;
+    c->token_epoch = c->u->limiter_epoch;
+    if (wait <= 0) {
+        send_step(c);
+        return;
+    }
+    c->ph = PH_TOKEN;
+    rc = lira_timer_start(c->e, &c->timer, now + wait, on_token, c);
+    if (rc != LIRA_OK) {
+        give_back_token(c, now);
+        local_error(c, rc, "cannot wait for a token");
+    }
+}
+
+/* The attempt's timeout: min(read timeout, time left); 0 when none is left. */
+static int64_t attempt_timeout(lira_call *c, int64_t now, int *cut)
+{
+    int64_t t = c->spec.read_timeout_ns ? c->spec.read_timeout_ns : DEFAULT_READ_TIMEOUT_NS;
+    *cut = 0;
+    if (c->spec.deadline_ns) {
+        int64_t left = c->spec.deadline_ns - now;
+        if (left <= 0)
+            return 0;
+        if (left < t)
+            t = left, *cut = 1;
+    }
+    return t;
+}
+
+/* Ask the breaker, then start one attempt on the engine's transport. */
+static void send_step(lira_call *c)
+{
+    int64_t now = lira_engine_now(c->e);
+    int cut = 0;
+    int64_t timeout = attempt_timeout(c, now, &cut);
+    if (timeout == 0) {
+        give_back_token(c, now);
+        stop_call(c, LIRA_STOP_DEADLINE, LIRA_KIND_NONE, -1);
+        return;
+    }
+    lira_breaker *b = lira_upstream_breaker(c->u);
+    if (b) {
+        int rc = lira_breaker_allow(b, now, &c->permit);
+        if (rc == LIRA_EDENIED) {
+            give_back_token(c, now);
+            int64_t ra = lira_breaker_retry_after(b, now);
+            stop_call(c, LIRA_STOP_BREAKER_OPEN, LIRA_KIND_NONE, ra >= 0 ? ra : -1);
+            return;
+        }
+        c->has_permit = rc == LIRA_OK;
+        c->permit_epoch = c->u->breaker_epoch;
+    }
+    lira_http_request req = c->spec.req;
+    req.timeout_ns = timeout;
+    c->tp = lira_engine_transport(c->e);
+    c->attempts++;
+    c->attempt_start_ns = now;
+    c->attempt_timeout_ns = timeout;
+    c->attempt_cut = cut;
+    c->ph = PH_ATTEMPT;
+    int rc = c->tp ? c->tp->ops->start(c->tp, &req, on_attempt_done, c, &c->xfer) : LIRA_ESTATE;
+    if (rc != LIRA_OK) {
+        c->attempts--;
+        give_back_token(c, now);
+        cancel_permit(c, now);
+        local_error(c, rc, c->tp ? "cannot start the attempt" : "no transport");
+        return;
+    }
+    c->has_token = 0;   /* spent: the attempt went out */
+}
+
+static void on_backoff(lira_timer *t, void *ud)
+{
+    (void)t;
+    limiter_step(ud);
+}
+
+/* Built-in breaker rule: transport failures (except too_large and
+ * cancelled), timeouts and 5xx are failures; everything else succeeded. */
+static int builtin_failure(const lira_http_response *res)
+{
+    switch (res->failure) {
+    case LIRA_FAIL_NONE: return res->status >= 500;
+    case LIRA_FAIL_TOO_LARGE: case LIRA_FAIL_CANCELLED: return 0;
+    default: return 1;
+    }
+}
+
+static void record_breaker(lira_call *c, const lira_http_response *res, int64_t now, int64_t dur)
+{
+    if (!c->has_permit)
+        return;
+    c->has_permit = 0;
+    lira_breaker *b = lira_upstream_breaker(c->u);
+    if (!b || c->permit_epoch != c->u->breaker_epoch)
+        return;
+    int failed = c->spec.failure_hook ? c->spec.failure_hook(c->spec.hook_ud, res) : -1;
+    if (failed < 0)
+        failed = builtin_failure(res);
+    lira_breaker_record(b, now, &c->permit, failed != 0, dur < 0 ? 0 : dur);
+}
+
+/* Retry-After (429/503) for the decision, and every rate-limit header for
+ * the limiter. Returns the parsed Retry-After or -1. */
+static int64_t read_headers(lira_call *c, const lira_http_response *res, int64_t now)
+{
+    if (res->failure != LIRA_FAIL_NONE)
+        return -1;
+    int64_t wall_s = lira_engine_wall(c->e) / LIRA_NS_PER_SEC, ra = -1;
+    if (res->status == 429 || res->status == 503) {
+        const char *v = lira_http_response_header(res, "Retry-After");
+        if (v && lira_retry_after_parse(v, strlen(v), wall_s, &ra) != LIRA_OK)
+            ra = -1;
+    }
+    lira_limiter *l = lira_upstream_limiter(c->u);
+    if (!l || !c->u->cfg.read_headers)
+        return ra;
+    lira_ratelimit_headers h = {
+        .x_limit = lira_http_response_header(res, "X-RateLimit-Limit"),
+        .x_remaining = lira_http_response_header(res, "X-RateLimit-Remaining"),
+        .x_reset = lira_http_response_header(res, "X-RateLimit-Reset"),
+        .limit = lira_http_response_header(res, "RateLimit-Limit"),
+        .remaining = lira_http_response_header(res, "RateLimit-Remaining"),
+        .reset = lira_http_response_header(res, "RateLimit-Reset"),
+        .ratelimit = lira_http_response_header(res, "RateLimit"),
+        .policy = lira_http_response_header(res, "RateLimit-Policy"),
+    };
+    lira_ratelimit info;
+    int rc = lira_ratelimit_parse(&h, wall_s, &info);
+    if (ra >= 0) {
+        info.has_retry_after = true;
+        info.retry_after_ns = ra;
+    }
+    if (rc == LIRA_OK || info.has_retry_after)
+        lira_limiter_observe(l, now, &info);
+    return ra;
+}
+
+static int builtin_retryable(const lira_http_response *res)
+{
+    switch (res->failure) {
+    case LIRA_FAIL_NONE: return res->status >= 500 || res->status == 429;
+    case LIRA_FAIL_DNS: case LIRA_FAIL_CONNECT: case LIRA_FAIL_TLS:
+    case LIRA_FAIL_TIMEOUT: case LIRA_FAIL_TRANSPORT: return 1;
+    default: return 0;
+    }
+}
+
+/* Classify the attempt (LUA-API.md §3.2, with the custom rule first). */
+static void classify(lira_call *c, const lira_http_response *res, int64_t now, int64_t ra,
+                     lira_retry_decision *d)
+{
+    int hook = c->spec.retry_hook ? c->spec.retry_hook(c->spec.hook_ud, res, c->attempts) : -1;
+    if (hook == 0) {
+        int ok = res->failure == LIRA_FAIL_NONE && res->status >= 200 && res->status < 300;
+        *d = (lira_retry_decision){LIRA_RETRY_STOP,
+                                   res->failure == LIRA_FAIL_TOO_LARGE ? LIRA_STOP_TOO_LARGE
+                                   : ok ? LIRA_STOP_SUCCESS : LIRA_STOP_STATUS,
+                                   LIRA_RR_NONE, 0};
+        return;
+    }
+    lira_breaker *b = lira_upstream_breaker(c->u);
+    lira_breaker_state st = LIRA_BREAKER_CLOSED;
+    if (b)
+        lira_breaker_get_state(b, now, &st);
+    lira_retry_input in = {
+        .status = res->failure == LIRA_FAIL_NONE ? res->status : 0,
+        .failure = res->failure,
+        .idempotent = c->spec.idempotent != 0,
+        .has_idempotency_key = c->spec.has_idempotency_key != 0,
+        .retry_after_ns = ra,
+        .attempts_made = c->attempts,
+        .prev_delay_ns = c->prev_delay_ns,
+        .start_ns = c->start_ns,
+        .now_ns = now,
+        .deadline_ns = c->spec.deadline_ns,
+        .breaker_open = st == LIRA_BREAKER_OPEN || st == LIRA_BREAKER_FORCED_OPEN,
+    };
+    if (hook == 1 && !builtin_retryable(res)) {
+        /* The custom rule says retry what the built-in rule would not: it
+         * is then treated like a 5xx (delays, idempotency, budget apply). */
+        in.failure = LIRA_FAIL_NONE;
+        in.status = 503;
+    }
+    if (lira_retry_decide(&c->spec.retry, &in, lira_engine_rng(c->e), lira_upstream_budget(c->u),
+                          d) != LIRA_OK)
+        *d = (lira_retry_decision){LIRA_RETRY_STOP, LIRA_STOP_STATUS, LIRA_RR_NONE, 0};
+}
+
+static void run_attempt_hook(lira_call *c, const lira_http_response *res, int64_t now,
+                             const lira_retry_decision *d)
+{
+    if (!c->spec.attempt_hook)
+        return;
+    lira_call_attempt a = {
+        .attempt = c->attempts,
+        .res = res,
+        .started_ns = c->attempt_start_ns,
+        .duration_ns = now - c->attempt_start_ns,
+        .retry_reason = d->action == LIRA_RETRY_AGAIN ? d->reason : LIRA_RR_NONE,
+        .next_delay_ns = d->action == LIRA_RETRY_AGAIN ? d->delay_ns : -1,
+    };
+    c->spec.attempt_hook(c->spec.hook_ud, &a);
+}
+
+static void on_attempt_done(void *ud, lira_http_response *res)
+{
+    lira_call *c = ud;
+    int64_t now = lira_engine_now(c->e);
+    c->xfer = NULL;
+    if (!res) {
+        cancel_permit(c, now);
+        local_error(c, LIRA_ENOMEM, "the transport returned no response");
+        return;
+    }
+    if (res->failure == LIRA_FAIL_CANCELLED) {
+        cancel_permit(c, now);
+        lira_http_response_free(res);
+        if (!c->cancelling)   /* the transport went away under us */
+            stop_call(c, LIRA_STOP_CANCELLED, LIRA_KIND_CANCELLED, -1);
+        return;
+    }
+    record_breaker(c, res, now, now - c->attempt_start_ns);
+    int64_t ra = read_headers(c, res, now);
+    lira_retry_decision d;
+    classify(c, res, now, ra, &d);
+    lira_http_response_free(c->last);
+    c->last = res;
+    c->outcome_rr = d.reason;
+    if (d.reason != LIRA_RR_NONE)
+        c->last_rr = d.reason;
+    run_attempt_hook(c, res, now, &d);
+    if (d.action != LIRA_RETRY_AGAIN) {
+        stop_call(c, d.stop, LIRA_KIND_NONE, ra);
+        return;
+    }
+    c->prev_delay_ns = d.delay_ns;
+    c->ph = PH_BACKOFF;
+    int rc = lira_timer_start(c->e, &c->timer, now + d.delay_ns, on_backoff, c);
+    if (rc != LIRA_OK)
+        local_error(c, rc, "cannot wait for the backoff");
+}
+
+/* ------------------------------------------------------------ public */
+
+static int check_spec(const lira_call_spec *s)
+{
+    if (!s->req.method || !s->req.url || !*s->req.method || !*s->req.url ||
+        (s->req.body_len && !s->req.body) || s->read_timeout_ns < 0 || s->deadline_ns < 0)
+        return LIRA_EINVAL;
+    return lira_retry_config_check(&s->retry);
+}
+
+int lira_call_start(lira_engine *e, lira_upstream *u, const lira_call_spec *spec,
+                    lira_call_done_fn done, void *ud, lira_call **out)
+{
+    if (!e || !u || !spec || !done || check_spec(spec) != LIRA_OK)
+        return LIRA_EINVAL;
+    if (u->engine != e)
+        return u->engine ? LIRA_EINVAL : LIRA_ESTATE;
+    lira_call *c = calloc(1, sizeof *c);
+    if (!c)
+        return LIRA_ENOMEM;
+    c->u = u;
+    lira__upstream_ref(u);
+    if (lira__call_copy_spec(c, spec) != LIRA_OK) {
+        free_call(c);
+        return LIRA_ENOMEM;
+    }
+    c->e = e;
+    c->done = done;
+    c->ud = ud;
+    lira_timer_init(&c->timer);
+    c->next = u->calls;
+    if (c->next)
+        c->next->prev = c;
+    u->calls = c;
+    c->start_ns = lira_engine_now(e);
+    if (lira_upstream_budget(u))
+        lira_budget_deposit(lira_upstream_budget(u), c->start_ns);
+    c->in_start = 1;
+    limiter_step(c);
+    c->in_start = 0;
+    if (c->ph == PH_DELIVER) {
+        /* done never runs inside start: deliver from the next turn. */
+        int rc = lira_timer_start(e, &c->timer, c->start_ns, on_deliver_timer, c);
+        if (rc != LIRA_OK) {
+            lira_http_response_free(c->r.res);
+            unlink_call(c);
+            free_call(c);
+            return rc;
+        }
+    }
+    if (out)
+        *out = c;
+    return LIRA_OK;
+}
+
+void lira_call_cancel(lira_call *c)
+{
+    if (!c || c->ph == PH_DONE || c->cancelling)
+        return;
+    int64_t now = lira_engine_now(c->e);
+    c->cancelling = 1;
+    switch (c->ph) {
+    case PH_TOKEN:
+        lira_timer_stop(c->e, &c->timer);
+        give_back_token(c, now);
+        break;
+    case PH_BACKOFF:
+        lira_timer_stop(c->e, &c->timer);
+        break;
+    case PH_DELIVER:
+        lira_timer_stop(c->e, &c->timer);
+        lira_http_response_free(c->r.res);
+        c->r.res = NULL;
+        break;
+    case PH_ATTEMPT:
+        if (c->xfer)   /* done(CANCELLED) runs inside: see on_attempt_done */
+            c->tp->ops->cancel(c->tp, c->xfer);
+        break;
+    default:
+        break;
+    }
+    stop_call(c, LIRA_STOP_CANCELLED, LIRA_KIND_CANCELLED, -1);
+}
+
+void lira__calls_cancel_all(lira_upstream *u)
+{
+    while (u->calls)
+        lira_call_cancel(u->calls);
+}

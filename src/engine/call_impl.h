@@ -1,0 +1,53 @@
+/* call_impl.h — the call record that call.c and call_msg.c share.
+ * Internal to src/engine: other layers use call.h. */
+#ifndef LIRA_CALL_IMPL_H
+#define LIRA_CALL_IMPL_H
+
+#include <stdint.h>
+
+#include "upstream_impl.h"
+
+typedef enum call_phase {
+    PH_IDLE = 0,   /* inside lira_call_start, between steps */
+    PH_TOKEN,      /* waiting on the limiter's timer */
+    PH_ATTEMPT,    /* an attempt in the transport */
+    PH_BACKOFF,    /* waiting before the next attempt */
+    PH_DELIVER,    /* result ready; done runs from a 0-delay timer */
+    PH_DONE
+} call_phase;
+
+struct lira_call {
+    struct lira_call *prev, *next;   /* in u->calls */
+    lira_engine *e;
+    lira_upstream *u;                /* a reference */
+    lira_call_spec spec;             /* req's pointers point at the copies below */
+    char *method, *url, **headers;   /* headers: NULL-terminated */
+    void *body;
+    lira_call_done_fn done;
+    void *ud;
+    call_phase ph;
+    int in_start, cancelling;
+    lira_timer timer;
+    lira_transport *tp;              /* the transport of the attempt in flight */
+    lira_transfer *xfer;
+    lira_breaker_permit permit;
+    int has_permit, has_token;
+    uint32_t permit_epoch, token_epoch;
+    int attempts;
+    int64_t start_ns, attempt_start_ns, attempt_timeout_ns, prev_delay_ns;
+    int attempt_cut;                 /* the attempt's timeout was cut by the deadline */
+    lira_http_response *last;        /* the last attempt's outcome (owned) */
+    lira_retry_reason outcome_rr;    /* the last attempt's: why it was retryable */
+    lira_retry_reason last_rr;       /* the latest non-NONE of those (for logs) */
+    char local_err[128];             /* why a local step failed, for the message */
+    lira_call_result r;
+};
+
+/* Deep-copy `s` into c (method, url, headers, body); LIRA_ENOMEM. */
+int lira__call_copy_spec(lira_call *c, const lira_call_spec *s);
+
+/* Write r->message for the outcome (`last` = the last attempt's response,
+ * or NULL). */
+void lira__call_message(const lira_call *c, lira_call_result *r, const lira_http_response *last);
+
+#endif

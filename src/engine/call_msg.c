@@ -1,0 +1,134 @@
+/* call_msg.c — the call's copy of its spec, and err.message.
+ *
+ * Messages name the method and the path (query included, redacted: no
+ * secret in a URL ever reaches a message), then what happened and on which
+ * attempt: "GET /orders/42: timed out after 10.0 s (attempt 4 of 4)". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "call_impl.h"
+#include "redact.h"
+#include "status.h"
+
+static char *dup_n(const void *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        if (n)
+            memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+int lira__call_copy_spec(lira_call *c, const lira_call_spec *s)
+{
+    c->spec = *s;
+    size_t n = 0;
+    while (s->req.headers && s->req.headers[n])
+        n++;
+    c->method = dup_n(s->req.method, strlen(s->req.method));
+    c->url = dup_n(s->req.url, strlen(s->req.url));
+    c->headers = calloc(n + 1, sizeof *c->headers);
+    if (!c->method || !c->url || !c->headers)
+        return LIRA_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (!(c->headers[i] = dup_n(s->req.headers[i], strlen(s->req.headers[i]))))
+            return LIRA_ENOMEM;
+    /* A non-NULL empty body stays non-NULL: "send an empty body". */
+    if (s->req.body && !(c->body = dup_n(s->req.body, s->req.body_len)))
+        return LIRA_ENOMEM;
+    c->spec.req.method = c->method;
+    c->spec.req.url = c->url;
+    c->spec.req.headers = (const char *const *)c->headers;
+    c->spec.req.body = c->body;
+    if (c->spec.idempotent < 0)
+        c->spec.idempotent = lira_method_is_idempotent(c->method);
+    return LIRA_OK;
+}
+
+/* The redacted path (and query) of the call's URL into buf. */
+static void redacted_path(const char *url, char *buf, size_t cap)
+{
+    char full[512];
+    if (lira_redact_url(url, strlen(url), full, sizeof full, NULL) == LIRA_EINVAL) {
+        snprintf(buf, cap, "%s", "?");
+        return;
+    }
+    const char *p = strstr(full, "://");
+    p = p ? p + 3 : full;
+    p += strcspn(p, "/?#");
+    snprintf(buf, cap, "%s%s", *p == '/' ? "" : "/", p);
+}
+
+static double secs(int64_t ns) { return (double)ns / 1e9; }
+
+/* "after <what>" part for a kind without a response. */
+static void describe_failure(const lira_call *c, const lira_call_result *r,
+                             const lira_http_response *last, char *buf, size_t cap)
+{
+    const char *err = last && last->error[0] ? last->error : "no detail";
+    const char *name = c->u->name;
+    switch (r->kind) {
+    case LIRA_KIND_TIMEOUT:
+        snprintf(buf, cap, "timed out after %.1f s", secs(c->attempt_timeout_ns));
+        break;
+    case LIRA_KIND_DEADLINE:
+        snprintf(buf, cap, "deadline exceeded after %.1f s", secs(r->elapsed_ns));
+        break;
+    case LIRA_KIND_BREAKER_OPEN:
+        if (r->retry_after_ns >= 0)
+            snprintf(buf, cap, "circuit breaker of '%s' is open (half-open in %.1f s)", name,
+                     secs(r->retry_after_ns));
+        else
+            snprintf(buf, cap, "circuit breaker of '%s' is open", name);
+        break;
+    case LIRA_KIND_RATE_LIMITED:
+        if (r->retry_after_ns >= 0)
+            snprintf(buf, cap, "rate limited by '%s': the next token in %.1f s is past the deadline",
+                     name, secs(r->retry_after_ns));
+        else
+            snprintf(buf, cap, "rate limited by '%s': no token before the deadline", name);
+        break;
+    case LIRA_KIND_BUDGET:
+        snprintf(buf, cap, "retry budget of '%s' spent (after %s)", name,
+                 lira_retry_reason_name(r->last_retry_reason));
+        break;
+    case LIRA_KIND_CANCELLED:
+        snprintf(buf, cap, "%s", "cancelled");
+        break;
+    case LIRA_KIND_INVALID: case LIRA_KIND_TRANSPORT:
+        if (c->local_err[0]) {
+            snprintf(buf, cap, "%s", c->local_err);
+            break;
+        }
+        /* fall through */
+    default:
+        if (snprintf(buf, cap, "%s: %s", lira_error_kind_name(r->kind), err) < 0)
+            buf[0] = '\0';   /* truncation is fine: the reason's head says enough */
+        break;
+    }
+}
+
+void lira__call_message(const lira_call *c, lira_call_result *r, const lira_http_response *last)
+{
+    char path[200], what[200];
+    redacted_path(c->url, path, sizeof path);
+    if (r->res) {
+        int stopped = r->stop != LIRA_STOP_SUCCESS && r->stop != LIRA_STOP_STATUS &&
+                      r->stop != LIRA_STOP_NONE;
+        snprintf(what, sizeof what, "HTTP %d%s%s", r->res->status, stopped ? ", stopped: " : "",
+                 stopped ? lira_stop_reason_name(r->stop) : "");
+    } else {
+        describe_failure(c, r, last, what, sizeof what);
+    }
+    int n;
+    if (r->attempts > 0)
+        n = snprintf(r->message, sizeof r->message, "%s %s: %s (attempt %d of %d)", c->method,
+                     path, what, r->attempts, c->spec.retry.attempts);
+    else
+        n = snprintf(r->message, sizeof r->message, "%s %s: %s", c->method, path, what);
+    if (n < 0)
+        r->message[0] = '\0';
+}
