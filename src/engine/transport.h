@@ -43,7 +43,10 @@ typedef struct lira_http_request {
 /* ------------------------------------------------------------ response */
 
 /* Durations of the attempt's phases, ns since the attempt started (curl's
- * *_TIME_T infos); -1 when the phase did not happen. */
+ * *_TIME_T infos, cumulative, so dns <= connect <= tls <= first_byte <=
+ * total where present); -1 when the phase did not happen or curl reports 0:
+ * dns, connect and tls on a reused connection, tls over plain http,
+ * first_byte when nothing arrived. With redirects they span every hop. */
 typedef struct lira_http_timings {
     int64_t dns, connect, tls, first_byte, total;
 } lira_http_timings;
@@ -54,10 +57,13 @@ typedef struct lira_http_header {
 } lira_http_header;
 
 typedef struct lira_http_response {
-    int status;                  /* final status; 0 when failure != NONE */
+    int status;                  /* final status; 0 when failure != NONE, except
+                                    TOO_LARGE, which keeps the status (and the
+                                    headers) of the response that was too large */
     lira_failure failure;        /* LIRA_FAIL_NONE when a final response arrived */
     char error[256];             /* a readable reason when failure != NONE */
-    lira_http_header *headers;   /* of the final response (not of redirects) */
+    lira_http_header *headers;   /* of the final response (not of redirects or
+                                    1xx); none on a failure other than TOO_LARGE */
     size_t nheaders;
     char *body;                  /* NUL-terminated for convenience; body_len bytes */
     size_t body_len;
@@ -67,15 +73,42 @@ typedef struct lira_http_response {
     lira_http_timings timings;
 } lira_http_response;
 
-/* Allocate an empty response (status 0, failure NONE). NULL on ENOMEM. */
+/* Caps on one response's headers: how many, and their name + value bytes.
+ * The curl transport fails a response past either with LIRA_FAIL_TOO_LARGE. */
+#define LIRA_HTTP_MAX_HEADERS      128
+#define LIRA_HTTP_MAX_HEADER_BYTES (64 * 1024)
+
+/* Allocate an empty response (status 0, failure NONE, no headers, body ""
+ * with body_len 0, effective_url NULL). NULL on ENOMEM. Build it only with
+ * the functions below: headers, body and effective_url live in storage the
+ * response manages (never assign those fields directly). */
 lira_http_response *lira_http_response_new(void);
 
-/* Append a header / set the body (copies). LIRA_ENOMEM, LIRA_ETOOBIG past the
- * caps (256 headers... see transport.c), LIRA_EINVAL for NULL. Used by
- * transports (real and scripted). */
+/* Append a header (copies `nlen` bytes of name and `vlen` of value; they
+ * need no NUL). LIRA_ETOOBIG past LIRA_HTTP_MAX_HEADERS headers or
+ * LIRA_HTTP_MAX_HEADER_BYTES bytes, LIRA_ENOMEM, LIRA_EINVAL for NULL; on
+ * error the response is unchanged. Earlier headers' pointers may move. */
 int lira_http_response_add_header(lira_http_response *r, const char *name, size_t nlen,
                                   const char *value, size_t vlen);
+
+/* Drop every header (and effective_url), keeping the storage: a transport
+ * calls it when a new response starts (a redirect hop, 100-continue). */
+void lira_http_response_reset_headers(lira_http_response *r);
+
+/* Set effective_url to a copy of `len` bytes of `url` (NULL clears it).
+ * Call it after the headers are final (lira_http_response_reset_headers
+ * clears it). LIRA_ENOMEM / LIRA_EINVAL. */
+int lira_http_response_set_effective_url(lira_http_response *r, const char *url, size_t len);
+
+/* Body: set (replace), append, make room for `len` bytes without changing
+ * body_len, or drop (back to "" and free the memory). The body stays
+ * NUL-terminated; append grows geometrically. LIRA_ENOMEM, LIRA_ETOOBIG (a
+ * size that cannot be represented), LIRA_EINVAL for NULL; on error the body
+ * is unchanged. */
 int lira_http_response_set_body(lira_http_response *r, const void *body, size_t len);
+int lira_http_response_append_body(lira_http_response *r, const void *data, size_t len);
+int lira_http_response_reserve_body(lira_http_response *r, size_t len);
+void lira_http_response_reset_body(lira_http_response *r);
 
 /* The value of the last header named `name` (case-insensitive), or NULL. */
 const char *lira_http_response_header(const lira_http_response *r, const char *name);
@@ -120,10 +153,45 @@ typedef struct lira_transport_options {
 lira_transport *lira_engine_transport(lira_engine *e);
 
 /* Put `t` under the engine (the engine owns it from then on and destroys the
- * previous one). Used by tests and lira.testing's mock. */
+ * previous one, whose attempts in flight complete as cancelled; `t` NULL
+ * just does that). t->engine must be `e` or NULL (then set to `e`).
+ * LIRA_EINVAL, LIRA_ENOMEM. Used by tests and lira.testing's mock. */
 int lira_engine_set_transport(lira_engine *e, lira_transport *t);
 
-/* Create the libcurl transport for `e` (`opt` may be NULL). */
+/* Create the libcurl transport for `e` (`opt` may be NULL): a transport that
+ * is not yet the engine's (pass it to lira_engine_set_transport, or destroy
+ * it). LIRA_EINVAL (NULL e/out), LIRA_ENOMEM (curl could not initialise).
+ *
+ * What it does with a request:
+ *  - start() refuses (LIRA_EINVAL, no callback) a request without method or
+ *    url, a URL that is not http:// or https:// or that curl cannot parse, a
+ *    method that is not an HTTP token, a header line with CR or LF, negative
+ *    timeouts; LIRA_ESTATE while the transport is being destroyed.
+ *  - HEAD reads no body. POST, PUT and PATCH always send a body
+ *    (Content-Length: 0 when `body` is NULL); other methods send one only when
+ *    given. curl's "Expect: 100-continue" is never sent, nor its default
+ *    Content-Type for a body (a body goes without Content-Type unless the
+ *    request has one). User-Agent: the options' one unless the request has
+ *    one. Accept-Encoding: whatever curl decodes (gzip, br, zstd, deflate),
+ *    decoded transparently (max_body counts decoded bytes).
+ *  - redirects: followed up to max_redirects (http and https only; a custom
+ *    method is kept on every hop, POST becomes GET on 301/302/303, as curl
+ *    does). One more than the cap fails the attempt: LIRA_FAIL_TRANSPORT,
+ *    error "more than N redirects (the request's cap)". 0 returns the 3xx.
+ *  - max_body: a Content-Length over it fails before the body is read, a
+ *    body without one fails when it passes it: LIRA_FAIL_TOO_LARGE, status
+ *    and headers kept, body empty. More than LIRA_HTTP_MAX_HEADERS headers or
+ *    LIRA_HTTP_MAX_HEADER_BYTES in one response: LIRA_FAIL_TOO_LARGE too.
+ *  - failures: curl's resolve errors -> DNS; refused/unreachable -> CONNECT;
+ *    TLS handshake and certificate errors -> TLS; any timeout (connect
+ *    included) -> TIMEOUT; anything else (reset, empty reply, cut-off body,
+ *    redirect cap) -> TRANSPORT; cancel() -> CANCELLED. error[] is curl's
+ *    message, with any URL in it passed through lira_redact_url.
+ *  - timeout_ns covers the whole attempt, a slowly trickling body included;
+ *    curl's timers are real and weak lira_timers, so an engine on a virtual
+ *    clock still times transfers out in real time.
+ *  - `done` must not free the engine; it may start, cancel, or replace the
+ *    engine's transport (lira_engine_set_transport). */
 int lira_transport_curl_new(lira_engine *e, const lira_transport_options *opt,
                             lira_transport **out);
 

@@ -1,0 +1,64 @@
+/* transport_curl.h — internals shared by the two halves of the libcurl
+ * transport (not a public API; callers use transport.h):
+ *   transport_curl.c       the multi, the loop glue, the handle pool, start/cancel/destroy
+ *   transport_curl_xfer.c  one transfer: request options, curl's header and
+ *                          body callbacks, the response and failure mapping */
+#ifndef LIRA_TRANSPORT_CURL_H
+#define LIRA_TRANSPORT_CURL_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "transport.h"
+
+typedef struct lira_curl {
+    lira_transport base;          /* first: a lira_transport * is a lira_curl * */
+    CURLM *multi;                 /* one connection cache and DNS cache */
+    lira_timer timer;             /* curl's timeout: real and weak */
+    lira_transfer *active;        /* in flight (doubly linked) */
+    lira_transfer *idle;          /* the pool (singly linked through next) */
+    size_t nidle, max_idle;
+    char *user_agent;             /* the default User-Agent */
+    int dispatching;              /* depth of drain_done() on the stack */
+    int destroying, destroy_pending;
+} lira_curl;
+
+/* One pooled easy handle and the per-request buffers it keeps between
+ * requests (header lines, body copy, the slist nodes pointing into them). */
+struct lira_transfer {
+    lira_curl *tp;
+    CURL *easy;
+    CURLU *uh;                    /* the request URL, parsed in start() */
+    lira_transfer *next, *prev;
+    lira_http_response *res;      /* non-NULL exactly while in flight */
+    lira_http_done_fn done;
+    void *ud;
+    size_t max_body;
+    int max_redirects;
+    int64_t content_length;       /* of the response being read; -1 unknown */
+    int nobody;                   /* HEAD: a Content-Length announces no body */
+    int too_large;                /* 1 body cap, 2 header caps */
+    int oom;
+    int custom_ca;                /* a CA file is set: reset before a request without */
+    struct curl_slist *slist;     /* nodes for CURLOPT_HTTPHEADER (no curl allocation) */
+    size_t slist_cap;
+    char *buf;                    /* header lines, then the body copy */
+    size_t buf_cap;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Set the options of `req` on x's handle (URL, method, headers, body,
+ * timeouts, redirects, TLS). LIRA_EINVAL for a request that cannot be sent
+ * (missing or non-http(s) URL, URL curl cannot parse, a method that is not a
+ * token, a header with CR or LF), LIRA_ENOMEM. */
+int lira_curl_configure(lira_transfer *x, const lira_http_request *req);
+
+/* Fill x->res from curl's outcome `rc` and curl's infos. */
+void lira_curl_fill_response(lira_transfer *x, CURLcode rc);
+
+/* CURLOPT_WRITEFUNCTION / CURLOPT_HEADERFUNCTION with x as the user data. */
+size_t lira_curl_on_body(char *data, size_t size, size_t n, void *ud);
+size_t lira_curl_on_header(char *data, size_t size, size_t n, void *ud);
+
+#endif
