@@ -1,9 +1,32 @@
 -- lira: resilient web-API integrations, driven from Lua.
--- This file is `require "lira"`; the C half is `lira.core`.
+-- This file is `require "lira"`; the C half is `lira.core`. It only
+-- gathers the public API (LUA-API.md) from the modules that implement it.
 local core = require "lira.core"
+local client = require "lira.client"
 
 local M = {}
 
 M.version = core.version
+
+-- JSON (C): lira.null is JSON null; lira.array(t) marks t to encode as [].
+M.null = core.null
+M.array = core.array
+M.json = { encode = core.json_encode, decode = core.json_decode }
+
+-- Tasks and time (C, §2).
+M.spawn = core.spawn
+M.sleep = core.sleep
+M.now = core.now
+M.run = core.run
+M.loop = core.loop
+
+-- Clients (§3), standalone breakers and limiters (§3.3).
+M.client = client.new
+M.breaker = client.breaker
+M.limiter = client.limiter
+
+M.auth = require "lira.auth"          -- §6
+M.fallback = require "lira.fallback"  -- §5
+M.config = require("lira.config").get
 
 return M
