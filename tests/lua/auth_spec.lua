@@ -89,17 +89,17 @@ describe("token functions", function()
     local calls = 0
     local c = client_with(lira.auth.header("X-Token", function()
       calls = calls + 1
-      return "v" .. calls, 1            -- margin min(30, 10 %) = 0.1 s
+      return "v" .. calls, 2            -- margin min(30, 10 %) = 0.2 s
     end))
     assert.equals("v1", sent_headers(c)["X-Token"])
     assert.equals("v1", sent_headers(c)["X-Token"])
     assert.equals(1, calls)
-    lira.sleep(0.93)                    -- inside the margin, not yet expired
+    lira.sleep(1.83)                    -- inside the margin, 0.17 s before expiry
     assert.equals("v1", sent_headers(c)["X-Token"])   -- old value, refresh started
     lira.sleep(0.01)
     assert.equals(2, calls)
     assert.equals("v2", sent_headers(c)["X-Token"])
-    lira.sleep(1.05)                    -- v2 has expired: the call waits for v3
+    lira.sleep(2.05)                    -- v2 has expired: the call waits for v3
     assert.equals("v3", sent_headers(c)["X-Token"])
     assert.equals(3, calls)
   end)
@@ -201,7 +201,7 @@ describe("oauth2", function()
     local c = client_with(oauth2("?expires_in=2"))     -- margin 0.2 s
     local since = sb:reset()
     assert.equals(200, assert(c:get("/oauth/protected/a")).status)
-    lira.sleep(1.88)
+    lira.sleep(1.83)                                                 -- margin is 0.2 s
     assert.equals(200, assert(c:get("/oauth/protected/b")).status)   -- starts the refresh
     lira.sleep(0.05)
     assert.equals(200, assert(c:get("/oauth/protected/c")).status)
