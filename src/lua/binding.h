@@ -53,8 +53,9 @@ void lira_lua_set_engine(lua_State *L, lira_engine *e);
 
 typedef struct lira_wait lira_wait;
 
-/* Push the results of a completed wait onto L; return how many. May raise
- * (e.g. ENOMEM); `data` is then still freed by the binding. */
+/* Push the results of a completed wait onto L; return how many. It only
+ * reads `data` (it may move things out of it): the binding calls
+ * free_data(data) right after, whether push returned or raised. */
 typedef int (*lira_wait_push_fn)(lua_State *L, void *data);
 typedef void (*lira_wait_free_fn)(void *data);
 typedef void (*lira_wait_cancel_fn)(void *op);
@@ -63,8 +64,13 @@ typedef void (*lira_wait_cancel_fn)(void *op);
 lira_wait *lira_wait_new(lua_State *L);
 
 /* Tell the record how to abort the operation (task:cancel(), lira.run
- * tearing down): cancel_op(op) must complete the wait synchronously (the
- * engine's cancel functions do). */
+ * tearing down, lua_close): cancel_op(op) must complete the wait
+ * synchronously (the engine's cancel functions do), and complete only it.
+ * Without a cancel_op, a cancelled waiter returns nil, err ("cancelled") at
+ * once and the record is freed when the operation completes later; an
+ * operation that can outlive its lua_State (the runtime's shared engine)
+ * must therefore set one. Cancellation is sticky: a cancelled task's later
+ * waits end at once (their cancel_op runs inside lira_wait_finish). */
 void lira_wait_on_cancel(lira_wait *w, lira_wait_cancel_fn cancel_op, void *op);
 
 /* Called once, on the loop thread, when the operation is over. `data` is
@@ -73,11 +79,15 @@ void lira_wait_on_cancel(lira_wait *w, lira_wait_cancel_fn cancel_op, void *op);
 void lira_wait_complete(lira_wait *w, lira_wait_push_fn push, lira_wait_free_fn free_data,
                         void *data);
 
-/* Wait for w (see the top of this file) and return its results. */
+/* Wait for w (see the top of this file) and return its results. Nothing
+ * may raise between lira_wait_new() and this call or lira_wait_fail(). When
+ * driving finds nothing pending that could complete w, it raises
+ * "lira: deadlock: ..." (after aborting w) instead of hanging. */
 int lira_wait_finish(lua_State *L, lira_wait *w);
 
-/* The operation could not start: free w and return `nil, err` with kind
- * "invalid" and `message` (a lira error table, see lira_lua_push_error). */
+/* The operation could not start: free w and return `nil, err` with `kind`
+ * (NULL: "invalid") and `message` (a lira error table, see
+ * lira_lua_push_error). */
 int lira_wait_fail(lua_State *L, lira_wait *w, const char *kind, const char *message);
 
 /* ---------------------------------------------------------- errors */
@@ -92,10 +102,17 @@ void lira_lua_push_error(lua_State *L, const char *kind, const char *message);
 /* Whether L is the thread of a lira task the scheduler may resume. */
 int lira_lua_in_task(lua_State *L);
 
-/* Run ready tasks until none is ready (used by the loop drivers). Returns
- * the number resumed. Errors raised by tasks are kept on the task (join
- * returns them); they never propagate here. */
+/* Resume the tasks that were ready on entry, once each, in FIFO order
+ * (used by the loop drivers). Tasks made ready meanwhile wait for the next
+ * call, so a task looping on sleep(0) cannot starve I/O: a driver steps the
+ * engine with no wait while lira_lua_has_ready(). Returns the number
+ * resumed. Errors raised by tasks are kept on the task (join returns them);
+ * they never propagate here. */
 int lira_lua_run_ready(lua_State *L);
+
+/* Whether some task of L's state is ready to run (then step the engine with
+ * max_wait 0). */
+int lira_lua_has_ready(lua_State *L);
 
 /* ---------------------------------------------------------- registration */
 
