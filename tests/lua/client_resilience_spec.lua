@@ -124,7 +124,7 @@ describe("the client limiter", function()
     local t0 = core.now()
     assert.is_true(l:acquire(1))
     local took = core.now() - t0
-    assert.is_true(took >= 0.15 and took < 0.4, "took " .. took)
+    assert.is_true(took >= 0.15 and took < 0.8, "took " .. took)
     local ok, err = l:acquire(1, core.now() + 0.01)
     assert.is_nil(ok)
     assert.equals("rate_limited", err.kind)
@@ -169,7 +169,7 @@ describe("standalone objects", function()
     local t0 = core.now()
     for _ = 1, 4 do assert.is_true(l:acquire()) end
     local took = core.now() - t0
-    assert.is_true(took >= 0.09 and took < 0.3, "took " .. took)
+    assert.is_true(took >= 0.09 and took < 0.8, "took " .. took)
     assert.has_error(function() l:acquire(3) end)
     assert.has_error(function() l:acquire(0) end)
   end)
