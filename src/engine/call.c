@@ -161,7 +161,13 @@ static void stop_call(lira_call *c, lira_stop_reason stop, lira_error_kind force
     default:
         r->retryable = c->outcome_rr != LIRA_RR_NONE && stop != LIRA_STOP_NOT_IDEMPOTENT;
     }
-    lira__call_message(c, r, c->last);
+    /* The message costs a redaction and formatting: only when something
+     * went wrong (no response, or retries cut short), never on success. */
+    if (!r->res || (r->stop != LIRA_STOP_SUCCESS && r->stop != LIRA_STOP_STATUS &&
+                    r->stop != LIRA_STOP_NONE))
+        lira__call_message(c, r, c->last);
+    else
+        r->message[0] = '\0';
     lira_http_response_free(c->last);
     c->last = NULL;
     c->ph = PH_DELIVER;

@@ -45,6 +45,9 @@ int lira__call_copy_spec(lira_call *c, const lira_call_spec *s)
     c->spec.req.body = c->body;
     if (c->spec.idempotent < 0)
         c->spec.idempotent = lira_method_is_idempotent(c->method);
+    /* §3.2: a request that must not reach the server twice never rides a
+     * pooled connection, where libcurl would re-send it on its own. */
+    c->spec.req.fresh_connection = !c->spec.idempotent && !c->spec.has_idempotency_key;
     return LIRA_OK;
 }
 

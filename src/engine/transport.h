@@ -38,6 +38,11 @@ typedef struct lira_http_request {
     size_t max_body;                 /* response body cap, bytes; 0 = 10 MiB */
     const char *ca_file;             /* NULL = the system's CA bundle */
     int insecure;                    /* 1 = skip TLS verification (never by default) */
+    int fresh_connection;            /* 1 = never send on a pooled connection. libcurl
+                                        silently re-sends a request whose reused
+                                        connection died before any answer; a request
+                                        that must not be sent twice (a POST without an
+                                        idempotency key) needs a connection of its own. */
 } lira_http_request;
 
 /* ------------------------------------------------------------ response */

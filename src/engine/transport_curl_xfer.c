@@ -158,6 +158,7 @@ int lira_curl_configure(lira_transfer *x, const lira_http_request *req)
     x->max_redirects = req->max_redirects > 0 ? req->max_redirects : 0;
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, x->max_redirects > 0 ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)x->max_redirects);
+    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, req->fresh_connection ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
     if (req->ca_file) {

@@ -276,9 +276,21 @@ describe("retry rules (§3.2)", function()
     assert.equals(2, err.attempts)   -- it never left: retried though keyless
   end)
 
-  pending("a keyless POST whose reused connection is reset is sent once: libcurl re-sends a " ..
-          "request whose reused connection died before any response byte (seen in /_log: two " ..
-          "POSTs with retry = false); the transport must prevent it", function() end)
+  it("sends a keyless POST once even when its connection is reset", function()
+    -- libcurl re-sends a request whose REUSED connection died before any
+    -- answer; a keyless POST therefore never rides a pooled connection.
+    local c = client { retry = false }
+    assert(c:request("GET", "/status/200"))      -- leaves a pooled connection
+    assert(c:request("GET", "/status/200"))
+    local res, err = c:request("POST", "/flaky/once", { query = { status = "reset", fail = 1 } })
+    assert.is_nil(res)
+    assert.equals("transport", err.kind)
+    local posts = 0
+    for _, e in ipairs(sb:log()) do
+      if e.method == "POST" then posts = posts + 1 end
+    end
+    assert.equals(1, posts)
+  end)
 
   it("runs retry.on on each attempt (custom rule) and falls back when it raises", function()
     local seen = {}
