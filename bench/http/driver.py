@@ -260,8 +260,8 @@ def report(b, queue):
            f"nginx on 127.0.0.1 answering a 213-byte JSON body with keep-alive. n={a.n} GETs per run "
            f"for raw libcurl and lira, n={a.peer_n} for the slower peers; {a.rounds} rounds; "
            "medians; ratios against the mean of the same round's raw libcurl runs (start and end). "
-           "Peak RSS is the largest over rounds. traceparent is not sent yet (observability is a "
-           "later issue).", ""]
+           f"Peak RSS is the largest over rounds. CPU placement: {a.placement}. traceparent is not "
+           "sent yet (observability is a later issue).", ""]
     for c in a.conc:
         out += group_table(b, c) + [""]
     if queue:
@@ -298,6 +298,7 @@ def main():
     p.add_argument("--wrk-seconds", type=int, default=2)
     p.add_argument("--timeout", type=int, default=300)
     p.add_argument("--versions", default="")
+    p.add_argument("--placement", default="")
     p.add_argument("--raw-out", required=True)
     a = p.parse_args()
     a.conc = [int(x) for x in a.conc.split(",") if x]
