@@ -267,13 +267,13 @@ def report(b, queue):
     if queue:
         peak = int(queue["rss_kb"]) / 1024
         verdict = "met" if peak <= QUEUE_RSS_GOAL_MB else "**not met**"
-        out += ["### 10 000 requests queued on a limiter", "",
+        out += [f"### {int(queue['n']):,} requests queued on a limiter".replace(",", " "), "",
                 "| tasks | limiter | ok | wall s | RSS before spawn MB | peak RSS MB | goal |",
                 "| ---: | --- | ---: | ---: | ---: | ---: | --- |",
                 f"| {queue['n']} | {a.queue_rate}/s | {queue['ok']} | {float(queue['wall']):.1f} "
                 f"| {int(queue['rss0_kb']) / 1024:.1f} | {peak:.1f} | ≤ {QUEUE_RSS_GOAL_MB} MB: {verdict} |", ""]
     elif a.queue > 0:
-        out += ["### 10 000 requests queued on a limiter", "",
+        out += [f"### {a.queue:,} requests queued on a limiter".replace(",", " "), "",
                 f"pending: {a.lira_missing or 'the run failed (see notes)'}", ""]
     if b.notes:
         out += ["Notes from this run:", ""] + [f"- {n}" for n in b.notes] + [""]
