@@ -13,12 +13,6 @@
 
 int luaopen_lira_core(lua_State *L);
 
-/* While the binding's parts are being written in parallel, a part that is
- * not there yet is skipped. */
-#pragma weak lira_lua_open_tasks
-#pragma weak lira_lua_open_client
-#pragma weak lira_lua_json_open
-
 int luaopen_lira_core(lua_State *L)
 {
     lua_newtable(L);
@@ -27,11 +21,8 @@ int luaopen_lira_core(lua_State *L)
     lua_setfield(L, mod, "version");
     lua_pushliteral(L, LUA_VERSION_MAJOR "." LUA_VERSION_MINOR);
     lua_setfield(L, mod, "lua_version");
-    if (lira_lua_json_open)
-        lira_lua_json_open(L, mod);
-    if (lira_lua_open_tasks)
-        lira_lua_open_tasks(L, mod);
-    if (lira_lua_open_client)
-        lira_lua_open_client(L, mod);
+    lira_lua_json_open(L, mod);
+    lira_lua_open_tasks(L, mod);
+    lira_lua_open_client(L, mod);
     return 1;
 }

@@ -441,11 +441,8 @@ static void parse_misc(lua_State *L, lc_client *c, int cfg)
         int ty = lua_getfield(L, t, "insecure");
         if (ty != LUA_TNIL && ty != LUA_TBOOLEAN)
             luaL_error(L, "lira.client: tls.insecure must be a boolean");
-        c->insecure = lua_toboolean(L, -1);
+        c->insecure = lua_toboolean(L, -1);   /* lira.client warns about it, once */
         lua_pop(L, 2);
-        if (c->insecure)
-            fprintf(stderr, "lira: client '%s': TLS verification is OFF (tls.insecure = true)\n",
-                    c->name);
     }
 }
 
