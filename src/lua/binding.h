@@ -121,5 +121,10 @@ int lira_lua_has_ready(lua_State *L);
 void lira_lua_open_tasks(lua_State *L, int mod);    /* spawn, sleep, now, run, loop, Task */
 void lira_lua_open_client(lua_State *L, int mod);   /* client_new, Client, Breaker, Limiter */
 void lira_lua_json_open(lua_State *L, int mod);     /* json_encode, json_decode, null, array */
+void lira_lua_open_store(lua_State *L, int mod);    /* checkpoints, state, idempotency, cache */
+void lira_lua_open_util(lua_State *L, int mod);     /* header parsers for the Lua side (link, ...) */
+void lira_lua_open_log(lua_State *L, int mod);      /* lira.log */
+void lira_lua_open_metrics(lua_State *L, int mod);  /* lira.metrics */
+void lira_lua_open_trace(lua_State *L, int mod);    /* lira.trace */
 
 #endif
