@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "sandbox/sandbox_internal.h"
 #include "sandbox/sandbox_oauth.h"
+#include "sandbox/sandbox_ops.h"
 
 /* ----------------------------------------------------------- simple --- */
 
@@ -223,6 +224,7 @@ static const route ROUTES[] = {
     { "/_log",              false, "GET",  route_log },
     { "/_reset",            false, "POST", route_reset },
     { "/oauth/",            true,  NULL,   sb_route_oauth },
+    { "/ops",               true,  NULL,   sb_route_ops },
 };
 
 enum MHD_Result sb_route_dispatch(sb_req *r)
