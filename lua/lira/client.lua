@@ -394,6 +394,11 @@ function Client:request(t)
   return call(self, t.method:upper(), t.path, opts, "request")
 end
 
+-- client:paginate(path, opts) (§4) and client:await(res, opts): their own
+-- modules (lua/lira/paginate.lua, lua/lira/await.lua).
+Client.paginate = require("lira.paginate").paginate
+Client.await = require("lira.await").await
+
 -- The C client object (for the rare direct use; not part of the API).
 function Client:_cclient()
   return self._c
