@@ -27,6 +27,12 @@ M.limiter = client.limiter
 
 M.auth = require "lira.auth"          -- §6
 M.fallback = require "lira.fallback"  -- §5
+
+-- Durable state (§4, docs/state.md): checkpoints, kv state, idempotency keys.
+local state = require "lira.state"
+M.checkpoint = state.checkpoint
+M.state = state.state
+M.idempotency = state.idempotency
 M.config = require("lira.config").get
 
 return M
