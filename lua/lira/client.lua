@@ -11,6 +11,7 @@ local core = require "lira.core"
 local schema = require "lira.schema"
 local auth = require "lira.auth"
 local fallback = require "lira.fallback"
+local state = require "lira.state"
 
 local M = {}
 
@@ -65,10 +66,7 @@ local function check_auth(v)
 end
 
 local function check_fallback(v)
-  if type(v) == "function" then return true, v end
-  if fallback.is_stale(v) then
-    return false, ": lira.fallback.stale needs the state store (not available in this version)"
-  end
+  if type(v) == "function" or fallback.is_stale(v) then return true, v end
   return false
 end
 
@@ -355,10 +353,21 @@ local function apply_fallback(self, method, path, opts, res, err)
   return fallback_result(res, err, self._fallback(fallback_req(self, method, path, opts), e))
 end
 
+-- opts with a lira.idempotency.key object replaced by its key string.
+local function with_key(opts)
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.idempotency_key = tostring(opts.idempotency_key)
+  return o
+end
+
 local function call(self, method, path, opts, fname)
   if getmetatable(self) ~= Client then
     error(("bad argument #1 to '%s' (lira client expected, got %s; call it as client:%s(...))")
           :format(fname, type(self), fname), 3)
+  end
+  if type(opts) == "table" and state.is_key(opts.idempotency_key) then
+    opts = with_key(opts)
   end
   local a, res, err = self._auth, nil, nil
   if a == nil then
@@ -366,9 +375,12 @@ local function call(self, method, path, opts, fname)
   else
     res, err = send_with_auth(self, a, method, path, opts, fname)
   end
+  local stale = self._stale
   if self._fallback ~= nil and (err ~= nil or res.status >= 500 or res.status == 429) then
+    if stale then return stale:serve(self, method, path, opts, res, err) end
     return apply_fallback(self, method, path, opts, res, err)
   end
+  if stale then stale:keep(self, method, path, opts, res) end
   return res, err
 end
 
@@ -414,7 +426,8 @@ function M.new(opts)
                      "and host names are NOT verified\n"):format(cfg.name))
   end
   local self = setmetatable({ name = cfg.name, base_url = core.redact_url(cfg.base_url),
-                              _c = cc, _auth = a, _fallback = fb }, Client)
+                              _c = cc, _auth = a, _fallback = fb,
+                              _stale = fallback.is_stale(fb) and fb or nil }, Client)
   self.breaker = cc:breaker()
   self.limiter = cc:limiter()
   return self

@@ -159,10 +159,10 @@ describe("lira.client options", function()
     assert.is_nil(msg:find("s3cret", 1, true))
   end)
 
-  it("rejects lira.fallback.stale until the store exists", function()
-    local msg = client_error(base { fallback = lira.fallback.stale(60) })
-    assert.truthy(msg:find("lira.fallback.stale needs the state store (not available in " ..
-                           "this version)", 1, true), msg)
+  it("takes lira.fallback.stale (tests/lua/state_stale_spec.lua), checking its ttl", function()
+    local cfg, _, fb = client._normalize(base { fallback = lira.fallback.stale(60) })
+    assert.is_table(cfg)
+    assert.is_true(lira.fallback.is_stale(fb))
     assert.has_error(function() lira.fallback.stale(0) end,
       "bad argument #1 to 'lira.fallback.stale' (ttl must be a positive number of seconds, got 0)")
   end)
