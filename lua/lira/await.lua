@@ -22,7 +22,7 @@ local S = schema
 local RECORD_VERSION = 1
 
 local OPTIONS = S.group({
-  { "url", S.string { pattern = "^[^.][^%c]*$", what = "a dotted path like \"links.status\"",
+  { "url", S.string { pattern = "^[^.][^%c]*$", what = "a dotted path (\"links.status\")",
       doc = "dotted path to the status URL in the first response's JSON body; none = the " ..
             "Operation-Location header, then Location" } },
   { "header", S.string { pattern = "^[%w!#$%%&'*+%-.^_`|~]+$", what = "a header name",
@@ -32,7 +32,8 @@ local OPTIONS = S.group({
   { "interval", S.number { above = 0, max = 86400, default = 1,
       doc = "seconds before a poll when the server sent no Retry-After; doubles each poll" } },
   { "max_interval", S.number { above = 0, max = 86400, default = 30,
-      doc = "largest wait between polls, seconds (Retry-After included)" } },
+      doc = "largest interval between polls, seconds (a server's Retry-After is always " ..
+            "honoured, up to the deadline)" } },
   { "timeout", S.number { above = 0, default = 300, false_ok = true,
       doc = "seconds await may take in all; false = no limit (deadline still applies)" } },
   { "deadline", S.number { doc = "absolute lira.now() value to give up at (wins over timeout " ..
@@ -128,7 +129,7 @@ local function poll(client, url, o, deadline, cp, rec)
       if cp then cp:set(rec) end
     end
     interval = math.min(interval * 2, o.max_interval)
-    wait = math.min(retry_after(res) or interval, o.max_interval)
+    wait = retry_after(res) or interval
   end
 end
 
@@ -168,7 +169,7 @@ function M.await(client, start, opts)
                              { status = res.status, response = res })
     end
     rec = { v = RECORD_VERSION, url = url, polls = 0,
-            wait = math.min(retry_after(res) or o.interval, o.max_interval) }
+            wait = retry_after(res) or o.interval }
     if cp then cp:set(rec) end
   else
     -- A restarted process polls at once: the wait it was in is unknown.

@@ -36,7 +36,7 @@ end
 local DOTTED = "^[^.][^%c]*$"
 
 local function dotted(doc)
-  return S.string { pattern = DOTTED, what = "a dotted path like \"meta.next\"", doc = doc }
+  return S.string { pattern = DOTTED, what = "a dotted path (\"meta.next\")", doc = doc }
 end
 
 local function param(default, doc)

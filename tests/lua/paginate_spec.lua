@@ -439,3 +439,17 @@ describe("checkpoints", function()
     assert.matches("belongs to another iteration", err)
   end)
 end)
+
+describe("docs/pagination.md", function()
+  it("has the option tables the code validates against", function()
+    local f = assert(io.open(here .. "../../docs/pagination.md"))
+    local doc = f:read("a")
+    f:close()
+    for _, m in ipairs { "lira.paginate", "lira.await" } do
+      for _, r in ipairs(require(m).option_rows()) do
+        local line = ("| `%s` | %s | %s | %s |"):format(r.path, r.default, r.what, r.doc or "")
+        assert.is_truthy(doc:find(line, 1, true), "docs/pagination.md lacks: " .. line)
+      end
+    end
+  end)
+end)
