@@ -1,9 +1,12 @@
 /* lua_json.h — JSON <-> Lua values, for the binding (res:json(), json= bodies).
  *
- * Decoding parses with cJSON, after a strict lexical pass of our own that
- * rejects what cJSON alone lets through (leading zeros, "1.", raw control
- * characters in strings, bad \u escapes, NUL or form feed as whitespace) and
- * enforces the depth limit before cJSON recurses. Encoding writes straight
+ * Decoding reads valid text in one pass straight into Lua values
+ * (lua_json_decode.c). Text that pass does not accept goes through the
+ * checked path, which explains the failure: a strict lexical pass of our
+ * own that rejects what cJSON alone lets through (leading zeros, "1.", raw
+ * control characters in strings, bad \u escapes, NUL or form feed as
+ * whitespace) and enforces the depth limit before cJSON recurses, then
+ * cJSON. Both accept exactly the same texts. Encoding writes straight
  * into a Lua-owned buffer, so a Lua error mid-way leaks nothing and int64
  * integers are written exactly (cJSON keeps numbers as double).
  *
@@ -42,6 +45,12 @@
  * meanwhile, so nothing leaks. */
 int lira_json_push_decode(lua_State *L, const char *buf, size_t len,
                           char *err, size_t errcap);
+
+/* The one-pass decoder alone (internal to lua_json*.c): LIRA_OK with the
+ * value pushed, or LIRA_EPARSE with nothing pushed for any text it does not
+ * accept (no message: lira_json_push_decode then runs the checked path).
+ * Raises only on a Lua memory error. */
+int lira__json_decode_fast(lua_State *L, const char *buf, size_t len);
 
 /* As lira_json_push_decode, but raises the message as a Lua error: the
  * shape res:json() and json_decode() want. Always pushes one value. */
