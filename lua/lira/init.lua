@@ -35,4 +35,9 @@ M.state = state.state
 M.idempotency = state.idempotency
 M.config = require("lira.config").get
 
+-- Traces (§9, docs/observability.md): lira.trace.span(name, fn) runs fn(span)
+-- inside a child span of the current one; lira.trace.current() returns
+-- trace_id, span_id, traceparent (nil outside any span).
+M.trace = { span = core.trace_span, current = core.trace_current }
+
 return M

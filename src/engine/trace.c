@@ -1,0 +1,508 @@
+/* trace.c — span contexts, the sampler, spans and the per-engine tracer.
+ *
+ * A record (lira_span_data) belongs to its span until the span ends, then
+ * to the exporter. Records count against their tracer (`live`), so that a
+ * tracer torn down with the engine while spans are still open (a Lua span
+ * not yet collected, a call being cancelled) stays allocated until the last
+ * of them ends or is discarded: ending a span never touches freed memory. */
+#include "trace.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "otlp.h"
+#include "redact.h"
+#include "status.h"
+#include "trace_impl.h"
+
+
+/* ------------------------------------------------------------ context */
+
+/* Keep the leading members of a tracestate that fit in `cap` bytes, cutting
+ * at a ',' (a list member is never cut in half). 0 when it is not printable
+ * ASCII (the spec: a tracestate that cannot be parsed is dropped). */
+static size_t tracestate_keep(const char *s, size_t len, size_t cap)
+{
+    while (len && (*s == ' ' || *s == '\t'))
+        s++, len--;
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return 0;
+    if (len <= cap)
+        return len;
+    size_t cut = cap;
+    while (cut > 0 && s[cut] != ',')
+        cut--;
+    while (cut > 0 && (s[cut - 1] == ' ' || s[cut - 1] == '\t' || s[cut - 1] == ','))
+        cut--;
+    return cut;
+}
+
+static void ctx_set_tracestate(lira_span_ctx *c, const char *s, size_t len)
+{
+    size_t start = 0;
+    while (start < len && (s[start] == ' ' || s[start] == '\t'))
+        start++;
+    size_t n = tracestate_keep(s + start, len - start, LIRA_TRACESTATE_MAX);
+    memcpy(c->tracestate, s + start, n);
+    c->tracestate[n] = '\0';
+    c->tracestate_len = (uint16_t)n;
+}
+
+int lira_trace_extract(const char *traceparent, size_t tp_len, const char *tracestate,
+                       size_t ts_len, lira_span_ctx *out)
+{
+    if (!traceparent || !out)
+        return LIRA_EINVAL;
+    lira_traceparent tp;
+    out->valid = 0;
+    out->tracestate_len = 0;
+    out->tracestate[0] = '\0';
+    int rc = lira_traceparent_parse(traceparent, tp_len, &tp);
+    if (rc != LIRA_OK)
+        return rc;
+    memcpy(out->trace_id, tp.trace_id, sizeof out->trace_id);
+    memcpy(out->span_id, tp.span_id, sizeof out->span_id);
+    out->flags = tp.flags & LIRA_TRACE_FLAG_SAMPLED;
+    out->valid = 1;
+    out->remote = 1;
+    if (tracestate && ts_len)
+        ctx_set_tracestate(out, tracestate, ts_len);
+    return LIRA_OK;
+}
+
+int lira_span_ctx_traceparent(const lira_span_ctx *c, char *out, size_t cap)
+{
+    if (!c || !out || !c->valid)
+        return LIRA_EINVAL;
+    lira_traceparent tp = {.version = 0, .flags = c->flags};
+    memcpy(tp.trace_id, c->trace_id, sizeof tp.trace_id);
+    memcpy(tp.span_id, c->span_id, sizeof tp.span_id);
+    return lira_traceparent_format(&tp, out, cap);
+}
+
+/* ------------------------------------------------------------ sampler */
+
+static const char *const sampler_names[] = {
+    "always_on", "always_off", "traceidratio",
+    "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio",
+};
+
+const char *lira_sampler_name(lira_sampler_kind k)
+{
+    return (unsigned)k < sizeof sampler_names / sizeof *sampler_names ? sampler_names[k]
+                                                                      : "unknown";
+}
+
+int lira_sampler_init(lira_sampler *s, lira_sampler_kind kind, double ratio)
+{
+    if (!s || (unsigned)kind > LIRA_SAMPLER_PARENT_TRACEIDRATIO || isnan(ratio) || ratio < 0.0 ||
+        ratio > 1.0)
+        return LIRA_EINVAL;
+    const double two64 = 18446744073709551616.0;
+    s->kind = kind;
+    s->ratio = ratio;
+    s->all = ratio * two64 >= two64;
+    s->bound = s->all ? UINT64_MAX : (uint64_t)(ratio * two64);
+    return LIRA_OK;
+}
+
+static int parse_ratio(const char *arg, double *out)
+{
+    if (!arg || !*arg)
+        return LIRA_EPARSE;
+    char *end = NULL;
+    double r = strtod(arg, &end);
+    while (end && (*end == ' ' || *end == '\t'))
+        end++;
+    if (!end || end == arg || *end || isnan(r) || r < 0.0 || r > 1.0)
+        return LIRA_EPARSE;
+    *out = r;
+    return LIRA_OK;
+}
+
+int lira_sampler_from_env(lira_sampler *s, const char *name, const char *arg)
+{
+    if (!s)
+        return LIRA_EINVAL;
+    lira_sampler_init(s, LIRA_SAMPLER_PARENT_ALWAYS_ON, 1.0);
+    if (!name || !*name)
+        return LIRA_OK;
+    for (size_t k = 0; k < sizeof sampler_names / sizeof *sampler_names; k++) {
+        if (strcmp(name, sampler_names[k]) != 0)
+            continue;
+        double r = 1.0;
+        int rc = LIRA_OK;
+        if (k == LIRA_SAMPLER_TRACEIDRATIO || k == LIRA_SAMPLER_PARENT_TRACEIDRATIO)
+            if (arg && parse_ratio(arg, &r) != LIRA_OK)
+                r = 1.0, rc = LIRA_EPARSE;
+        lira_sampler_init(s, (lira_sampler_kind)k, r);
+        return rc;
+    }
+    return LIRA_EPARSE;
+}
+
+static int ratio_decide(const lira_sampler *s, const uint8_t id[LIRA_TRACE_ID_SIZE])
+{
+    if (s->all)
+        return 1;
+    uint64_t low = 0;
+    for (int i = 8; i < 16; i++)
+        low = low << 8 | id[i];
+    return low < s->bound;
+}
+
+int lira_sampler_decide(const lira_sampler *s, const lira_span_ctx *parent,
+                        const uint8_t trace_id[LIRA_TRACE_ID_SIZE])
+{
+    if (!s || !trace_id)
+        return 0;
+    int has_parent = parent && parent->valid;
+    switch (s->kind) {
+    case LIRA_SAMPLER_ALWAYS_ON: return 1;
+    case LIRA_SAMPLER_ALWAYS_OFF: return 0;
+    case LIRA_SAMPLER_TRACEIDRATIO: return ratio_decide(s, trace_id);
+    case LIRA_SAMPLER_PARENT_ALWAYS_ON:
+        return has_parent ? (parent->flags & LIRA_TRACE_FLAG_SAMPLED) != 0 : 1;
+    case LIRA_SAMPLER_PARENT_ALWAYS_OFF:
+        return has_parent ? (parent->flags & LIRA_TRACE_FLAG_SAMPLED) != 0 : 0;
+    case LIRA_SAMPLER_PARENT_TRACEIDRATIO:
+        return has_parent ? (parent->flags & LIRA_TRACE_FLAG_SAMPLED) != 0
+                          : ratio_decide(s, trace_id);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ records */
+
+/* Copy up to `len` bytes into the arena; 0 when it does not fit. */
+static int arena_put(lira_span_data *d, const char *s, size_t len, uint16_t *off, uint16_t *n)
+{
+    if (len > LIRA_SPAN_ARENA - d->arena_len)
+        return 0;
+    memcpy(d->arena + d->arena_len, s, len);
+    *off = (uint16_t)d->arena_len;
+    *n = (uint16_t)len;
+    d->arena_len += len;
+    return 1;
+}
+
+static lira_span_attr *attr_slot(lira_span *sp, const char *key)
+{
+    lira_span_data *d = sp->rec;
+    if (!d || !sp->started || !key || !*key)
+        return NULL;
+    size_t klen = strlen(key);
+    for (size_t i = 0; i < d->nattrs; i++)
+        if (d->attrs[i].key_len == klen && memcmp(d->arena + d->attrs[i].key_off, key, klen) == 0)
+            return &d->attrs[i];   /* replaced; an old string value stays in the arena */
+    lira_span_attr *a = &d->attrs[d->nattrs];
+    if (d->nattrs == LIRA_SPAN_MAX_ATTRS || klen > UINT16_MAX ||
+        !arena_put(d, key, klen, &a->key_off, &a->key_len)) {
+        d->dropped_attrs++;
+        return NULL;
+    }
+    d->nattrs++;
+    return a;
+}
+
+void lira_span_set_str(lira_span *sp, const char *key, const char *val, size_t len)
+{
+    if (!sp || (!val && len))
+        return;
+    lira_span_attr *a = attr_slot(sp, key);
+    if (!a)
+        return;
+    if (len > LIRA_SPAN_MAX_VALUE)
+        len = LIRA_SPAN_MAX_VALUE;
+    if (!arena_put(sp->rec, val ? val : "", len, &a->v.s.off, &a->v.s.len)) {
+        sp->rec->nattrs--;   /* only a new attribute can fail here: it is the last */
+        sp->rec->dropped_attrs++;
+        return;
+    }
+    a->type = LIRA_ATTR_STR;
+}
+
+void lira_span_set_int(lira_span *sp, const char *key, int64_t v)
+{
+    lira_span_attr *a = sp ? attr_slot(sp, key) : NULL;
+    if (a)
+        a->type = LIRA_ATTR_INT, a->v.i = v;
+}
+
+void lira_span_set_double(lira_span *sp, const char *key, double v)
+{
+    lira_span_attr *a = sp ? attr_slot(sp, key) : NULL;
+    if (a)
+        a->type = LIRA_ATTR_DOUBLE, a->v.d = v;
+}
+
+void lira_span_set_bool(lira_span *sp, const char *key, int v)
+{
+    lira_span_attr *a = sp ? attr_slot(sp, key) : NULL;
+    if (a)
+        a->type = LIRA_ATTR_BOOL, a->v.b = v != 0;
+}
+
+void lira_span_set_status(lira_span *sp, lira_span_status st, const char *msg)
+{
+    if (!sp || !sp->rec || !sp->started || (unsigned)st > LIRA_STATUS_ERROR)
+        return;
+    lira_span_data *d = sp->rec;
+    d->status = st;
+    d->msg_len = 0;
+    if (st == LIRA_STATUS_ERROR && msg && *msg) {
+        size_t n = strlen(msg);
+        arena_put(d, msg, n > LIRA_SPAN_MAX_VALUE ? LIRA_SPAN_MAX_VALUE : n, &d->msg_off,
+                  &d->msg_len);
+    }
+}
+
+/* ------------------------------------------------------------ spans */
+
+/* A record is over (exported, dropped or discarded): the tracer may go. */
+static void record_done(lira_tracer *t)
+{
+    if (t->live)
+        t->live--;
+    lira__tracer_maybe_free(t);
+}
+
+static lira_span_data *record_new(lira_tracer *t, const lira_span *sp, const char *name,
+                                  lira_span_kind kind)
+{
+    lira_span_data *d = malloc(sizeof *d);
+    if (!d) {
+        t->stats.no_memory++;
+        return NULL;
+    }
+    /* Only the header is cleared: the attribute slots and the arena are
+     * written before they are read. */
+    memset(d, 0, offsetof(lira_span_data, attrs));
+    d->arena_len = 0;
+    d->tracer = t;
+    memcpy(d->trace_id, sp->ctx.trace_id, sizeof d->trace_id);
+    memcpy(d->span_id, sp->ctx.span_id, sizeof d->span_id);
+    memcpy(d->parent_span_id, sp->parent_span_id, sizeof d->parent_span_id);
+    d->has_parent = sp->has_parent;
+    d->flags = sp->ctx.flags;
+    d->kind = kind;
+    d->start_unix_ns = lira_engine_wall(t->e);
+    size_t n = strlen(name);
+    arena_put(d, name, n > LIRA_SPAN_MAX_NAME ? LIRA_SPAN_MAX_NAME : n, &d->name_off, &d->name_len);
+    if (sp->ctx.tracestate_len)
+        arena_put(d, sp->ctx.tracestate, sp->ctx.tracestate_len, &d->ts_off, &d->ts_len);
+    t->live++;
+    t->stats.recorded++;
+    return d;
+}
+
+int lira_span_start(lira_tracer *t, lira_span *sp, const char *name, lira_span_kind kind,
+                    const lira_span_ctx *parent)
+{
+    if (!t || !sp || kind < LIRA_SPAN_INTERNAL || kind > LIRA_SPAN_CONSUMER)
+        return LIRA_EINVAL;
+    lira_rng *rng = lira_engine_rng(t->e);
+    sp->rec = NULL;
+    sp->started = 1;
+    sp->ctx.valid = 1;
+    sp->ctx.remote = 0;
+    if (parent && parent->valid) {
+        memcpy(sp->ctx.trace_id, parent->trace_id, sizeof sp->ctx.trace_id);
+        memcpy(sp->parent_span_id, parent->span_id, sizeof sp->parent_span_id);
+        sp->has_parent = 1;
+        sp->ctx.tracestate_len = parent->tracestate_len;
+        memcpy(sp->ctx.tracestate, parent->tracestate, (size_t)parent->tracestate_len + 1);
+    } else {
+        lira_trace_id_new(rng, sp->ctx.trace_id);
+        memset(sp->parent_span_id, 0, sizeof sp->parent_span_id);
+        sp->has_parent = 0;
+        sp->ctx.tracestate_len = 0;
+        sp->ctx.tracestate[0] = '\0';
+        parent = NULL;
+    }
+    lira_span_id_new(rng, sp->ctx.span_id);
+    int sampled = lira_sampler_decide(&t->sampler, parent, sp->ctx.trace_id);
+    sp->ctx.flags = sampled ? LIRA_TRACE_FLAG_SAMPLED : 0;
+    t->stats.started++;
+    if (sampled && t->exporter && !t->closed)
+        sp->rec = record_new(t, sp, name ? name : "span", kind);
+    return LIRA_OK;
+}
+
+void lira_span_end(lira_span *sp)
+{
+    if (!sp || !sp->started)
+        return;
+    sp->started = 0;
+    lira_span_data *d = sp->rec;
+    sp->rec = NULL;
+    if (!d)
+        return;
+    lira_tracer *t = d->tracer;
+    if (t->closed || !t->exporter) {
+        t->stats.discarded++;
+        free(d);
+    } else {
+        d->end_unix_ns = lira_engine_wall(t->e);
+        lira_otlp_enqueue(t->exporter, d);   /* owns d now, even on error */
+    }
+    record_done(t);
+}
+
+void lira_span_discard(lira_span *sp)
+{
+    if (!sp)
+        return;
+    sp->started = 0;
+    lira_span_data *d = sp->rec;
+    sp->rec = NULL;
+    if (!d)
+        return;
+    lira_tracer *t = d->tracer;
+    t->stats.discarded++;
+    free(d);
+    record_done(t);
+}
+
+int lira_span_traceparent(const lira_span *sp, char *out, size_t cap)
+{
+    return sp ? lira_span_ctx_traceparent(&sp->ctx, out, cap) : LIRA_EINVAL;
+}
+
+const char *lira_span_tracestate(const lira_span *sp)
+{
+    return sp && sp->ctx.valid && sp->ctx.tracestate_len ? sp->ctx.tracestate : NULL;
+}
+
+
+/* ------------------------------------------------------------ tracer */
+
+void lira__tracer_maybe_free(lira_tracer *t)
+{
+    if (!t->engine_gone || t->sink_attached || t->live)
+        return;
+    lira_otlp_free(t->exporter);
+    lira__trace_sink_pool_free(t);
+    free(t);
+}
+
+void lira__tracer_close(lira_tracer *t)
+{
+    if (t->closed)
+        return;
+    t->closed = 1;
+    if (t->exporter)
+        lira_otlp_shutdown(t->exporter, lira_otlp_get_config(t->exporter)->shutdown_timeout_ns);
+}
+
+static void on_engine_free(void *ud)
+{
+    lira_tracer *t = ud;
+    lira__tracer_close(t);
+    t->engine_gone = 1;
+    lira__tracer_maybe_free(t);
+}
+
+static const char *env_get(void *ud, const char *name)
+{
+    (void)ud;
+    return getenv(name);
+}
+
+static int env_true(const char *v)
+{
+    return v && (strcmp(v, "true") == 0 || strcmp(v, "TRUE") == 0 || strcmp(v, "True") == 0);
+}
+
+/* The exporter the environment asks for, or NULL (none, or it cannot be). */
+static lira_otlp *exporter_from_env(lira_engine *e)
+{
+    const char *which = getenv("OTEL_TRACES_EXPORTER");
+    if (env_true(getenv("OTEL_SDK_DISABLED")) || (which && strcmp(which, "none") == 0))
+        return NULL;
+    lira_otlp_config c;
+    lira_otlp *x = NULL;
+    if (lira_otlp_config_from_env(&c, env_get, NULL) == LIRA_ENOMEM)
+        return NULL;
+    if (c.url)
+        lira_otlp_new(e, &c, &x);
+    lira_otlp_config_free(&c);
+    return x;
+}
+
+lira_tracer *lira_tracer_get(lira_engine *e)
+{
+    lira_tracer *t = lira_tracer_peek(e);
+    if (t || !e)
+        return t;
+    lira_sampler s;
+    lira_sampler_from_env(&s, getenv("OTEL_TRACES_SAMPLER"), getenv("OTEL_TRACES_SAMPLER_ARG"));
+    lira_tracer_install(e, &s, exporter_from_env(e), &t);
+    return t;
+}
+
+int lira_tracer_install(lira_engine *e, const lira_sampler *sampler, lira_otlp *x,
+                        lira_tracer **out)
+{
+    if (!e || (x && lira_otlp_engine(x) != e)) {
+        lira_otlp_free(x);
+        return LIRA_EINVAL;
+    }
+    /* The transport's close hook must be registered before ours: hooks run
+     * latest first, and the flush at engine free needs the transport. */
+    if (x)
+        (void)lira_engine_transport(e);
+    lira_tracer *t = calloc(1, sizeof *t);
+    if (!t || lira_engine_on_free(e, on_engine_free, t) != LIRA_OK) {
+        free(t);
+        lira_otlp_free(x);
+        return LIRA_ENOMEM;
+    }
+    t->e = e;
+    t->exporter = x;
+    if (sampler)
+        t->sampler = *sampler;
+    else
+        lira_sampler_init(&t->sampler, LIRA_SAMPLER_PARENT_ALWAYS_ON, 1.0);
+    /* Without a hub (it could not be created) spans still work for Lua;
+     * calls are then simply not traced. */
+    lira__trace_sink_attach(t);
+    if (out)
+        *out = t;
+    return LIRA_OK;
+}
+
+lira_engine *lira_tracer_engine(const lira_tracer *t) { return t ? t->e : NULL; }
+const lira_sampler *lira_tracer_sampler(const lira_tracer *t) { return t ? &t->sampler : NULL; }
+lira_otlp *lira_tracer_exporter(const lira_tracer *t) { return t ? t->exporter : NULL; }
+
+void lira_tracer_stats(const lira_tracer *t, lira_trace_stats *out)
+{
+    if (t && out)
+        *out = t->stats;
+}
+
+int lira_tracer_push(lira_tracer *t, const lira_span_ctx *c)
+{
+    if (!t || !c)
+        return LIRA_EINVAL;
+    if (t->depth == LIRA_TRACE_STACK_MAX)
+        return LIRA_ETOOBIG;
+    t->stack[t->depth++] = *c;
+    return LIRA_OK;
+}
+
+void lira_tracer_pop(lira_tracer *t)
+{
+    if (t && t->depth)
+        t->depth--;
+}
+
+const lira_span_ctx *lira_tracer_current(const lira_tracer *t)
+{
+    return t && t->depth ? &t->stack[t->depth - 1] : NULL;
+}

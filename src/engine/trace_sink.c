@@ -1,0 +1,203 @@
+/* trace_sink.c — the tracer as the telemetry hub's sink: a logical-call
+ * span (INTERNAL) per call, child of the current span, and a CLIENT span per
+ * attempt, child of the call span, whose traceparent the pipeline sends.
+ *
+ *   call_start     start the call span; tc carries its ids (the call's log line)
+ *   attempt_start  start the attempt span; write its traceparent
+ *   attempt_end    end it with the outcome (status code, error.type)
+ *   call_end       end a still-open attempt as cancelled; end the call span
+ *
+ * The per-call object (two spans) comes from a small pool on the tracer:
+ * after warm-up a call allocates nothing when no span is recorded. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "otlp.h"
+#include "status.h"
+#include "telemetry.h"
+#include "trace_impl.h"
+
+#define POOL_MAX 64
+
+struct trace_call {
+    trace_call *next;              /* in the pool */
+    lira_span call;
+    lira_span attempt;
+    char name[LIRA_SPAN_MAX_NAME + 1];
+};
+
+/* The hub's accessor for its sink (telemetry.h); weak until it lands, so
+ * that lira_tracer_peek finds nothing rather than failing to link. */
+const lira_telemetry_sink *lira_telemetry_sink_of(const lira_telemetry *t);
+#pragma weak lira_telemetry_sink_of
+
+static void hex_ids(const lira_span *sp, lira_tel_call *tc)
+{
+    lira_trace_id_format(sp->ctx.trace_id, tc->trace_id, sizeof tc->trace_id);
+    lira_span_id_format(sp->ctx.span_id, tc->span_id, sizeof tc->span_id);
+}
+
+static void set_cstr(lira_span *sp, const char *key, const char *v)
+{
+    if (v)
+        lira_span_set_str(sp, key, v, strlen(v));
+}
+
+static void on_call_start(void *ud, lira_tel_call *tc, int64_t now, int64_t wall)
+{
+    (void)now, (void)wall;
+    lira_tracer *t = ud;
+    trace_call *c = t->pool;
+    if (c)
+        t->pool = c->next, t->npool--;
+    else if (!(c = malloc(sizeof *c)))
+        return;
+    const char *m = tc->method ? tc->method : "HTTP";
+    if (tc->endpoint && *tc->endpoint)
+        snprintf(c->name, sizeof c->name, "%s %s", m, tc->endpoint);
+    else
+        snprintf(c->name, sizeof c->name, "%s", m);
+    c->attempt.started = 0;
+    lira_span_start(t, &c->call, c->name, LIRA_SPAN_INTERNAL, lira_tracer_current(t));
+    if (c->call.rec) {
+        set_cstr(&c->call, "lira.client", tc->client);
+        set_cstr(&c->call, "http.request.method", tc->method);
+        set_cstr(&c->call, "url.template", tc->endpoint);
+    }
+    tc->trace = c;
+    hex_ids(&c->call, tc);
+}
+
+static void on_attempt_start(void *ud, lira_tel_call *tc, int attempt, int64_t now, int64_t wall,
+                             char *traceparent, size_t cap)
+{
+    (void)now, (void)wall;
+    trace_call *c = tc->trace;
+    if (traceparent && cap)
+        traceparent[0] = '\0';
+    if (!c)
+        return;
+    if (c->attempt.started)
+        lira_span_end_http(&c->attempt, NULL);
+    lira_span_start_http(ud, &c->attempt, &c->call.ctx, tc->method ? tc->method : "GET",
+                         tc->url ? tc->url : "", attempt - 1, c->name);
+    if (traceparent && lira_span_traceparent(&c->attempt, traceparent, cap) != LIRA_OK && cap)
+        traceparent[0] = '\0';
+    hex_ids(&c->attempt, tc);
+}
+
+static void on_attempt_end(void *ud, lira_tel_call *tc, const lira_call_attempt *a, int64_t now,
+                           int64_t wall)
+{
+    (void)ud, (void)now, (void)wall;
+    trace_call *c = tc->trace;
+    if (!c || !c->attempt.started)
+        return;
+    if (a && a->retry_reason != LIRA_RR_NONE)
+        set_cstr(&c->attempt, "lira.retry_reason", lira_retry_reason_name(a->retry_reason));
+    lira_span_end_http(&c->attempt, a ? a->res : NULL);
+}
+
+static void on_call_end(void *ud, lira_tel_call *tc, const lira_call_result *r, int64_t now,
+                        int64_t wall)
+{
+    (void)now, (void)wall;
+    lira_tracer *t = ud;
+    trace_call *c = tc->trace;
+    if (!c)
+        return;
+    if (c->attempt.started)
+        lira_span_end_http(&c->attempt, NULL);
+    if (c->call.rec && r) {
+        lira_span_set_int(&c->call, "lira.attempts", r->attempts);
+        char code[16];
+        const char *etype = NULL;
+        if (r->res) {
+            lira_span_set_int(&c->call, "http.response.status_code", r->res->status);
+            if (r->res->status >= 400)
+                snprintf(code, sizeof code, "%d", r->res->status), etype = code;
+        } else if (r->kind != LIRA_KIND_NONE) {
+            etype = lira_error_kind_name(r->kind);
+        }
+        if (etype) {
+            set_cstr(&c->call, "error.type", etype);
+            lira_span_set_status(&c->call, LIRA_STATUS_ERROR, r->res ? NULL : r->message);
+        }
+    }
+    hex_ids(&c->call, tc);
+    lira_span_end(&c->call);
+    tc->trace = NULL;
+    if (t->npool < POOL_MAX && !t->engine_gone) {
+        c->next = t->pool, t->pool = c, t->npool++;
+    } else {
+        free(c);
+    }
+}
+
+static void on_current(void *ud, char trace_id[LIRA_TRACE_ID_HEX_SIZE],
+                       char span_id[LIRA_SPAN_ID_HEX_SIZE])
+{
+    const lira_span_ctx *c = lira_tracer_current(ud);
+    if (!c || !c->valid) {
+        trace_id[0] = span_id[0] = '\0';
+        return;
+    }
+    lira_trace_id_format(c->trace_id, trace_id, LIRA_TRACE_ID_HEX_SIZE);
+    lira_span_id_format(c->span_id, span_id, LIRA_SPAN_ID_HEX_SIZE);
+}
+
+static void on_destroy(void *ud)
+{
+    lira_tracer *t = ud;
+    t->sink_attached = 0;
+    lira__tracer_close(t);
+    lira__tracer_maybe_free(t);
+}
+
+int lira__trace_sink_attach(lira_tracer *t)
+{
+    lira_telemetry *h = NULL;
+    int rc = lira_telemetry_get(t->e, &h);
+    if (rc != LIRA_OK)
+        return rc;
+    lira_telemetry_sink s = {
+        .ud = t,
+        .call_start = on_call_start,
+        .attempt_start = on_attempt_start,
+        .attempt_end = on_attempt_end,
+        .call_end = on_call_end,
+        .current = on_current,
+        .destroy = on_destroy,
+    };
+    t->sink_attached = 1;
+    rc = lira_telemetry_set_sink(h, &s);
+    if (rc != LIRA_OK)
+        t->sink_attached = 0;
+    return rc;
+}
+
+void lira__trace_sink_pool_free(lira_tracer *t)
+{
+    while (t->pool) {
+        trace_call *c = t->pool;
+        t->pool = c->next;
+        free(c);
+    }
+    t->npool = 0;
+}
+
+lira_tracer *lira_tracer_peek(const lira_engine *e)
+{
+    lira_telemetry *h = lira_telemetry_of(e);
+    if (!h || !lira_telemetry_sink_of)
+        return NULL;
+    const lira_telemetry_sink *s = lira_telemetry_sink_of(h);
+    return s && s->destroy == on_destroy ? s->ud : NULL;
+}
+
+const char *lira_trace_call_tracestate(const lira_tel_call *tc)
+{
+    const trace_call *c = tc ? tc->trace : NULL;
+    return c && c->attempt.started ? lira_span_tracestate(&c->attempt) : NULL;
+}
