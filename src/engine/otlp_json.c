@@ -185,7 +185,8 @@ static void encode_span(jbuf *b, const lira_span_data *d)
     jb_fmt_u64(b, d->start_unix_ns > 0 ? (uint64_t)d->start_unix_ns : 0, 1);
     JB_LIT(b, ",\"endTimeUnixNano\":");
     jb_fmt_u64(b, d->end_unix_ns > 0 ? (uint64_t)d->end_unix_ns : 0, 1);
-    JB_LIT(b, ",\"attributes\":[");
+    if (d->nattrs)
+        JB_LIT(b, ",\"attributes\":[");
     for (size_t i = 0; i < d->nattrs; i++) {
         const lira_span_attr *a = &d->attrs[i];
         if (i)
@@ -196,7 +197,8 @@ static void encode_span(jbuf *b, const lira_span_data *d)
         attr_value(b, d, a);
         JB_LIT(b, "}");
     }
-    JB_LIT(b, "]");
+    if (d->nattrs)
+        JB_LIT(b, "]");
     if (d->dropped_attrs) {
         JB_LIT(b, ",\"droppedAttributesCount\":");
         jb_fmt_u64(b, d->dropped_attrs, 0);
