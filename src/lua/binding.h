@@ -126,5 +126,7 @@ void lira_lua_open_util(lua_State *L, int mod);     /* header parsers for the Lu
 void lira_lua_open_log(lua_State *L, int mod);      /* lira.log */
 void lira_lua_open_metrics(lua_State *L, int mod);  /* lira.metrics */
 void lira_lua_open_trace(lua_State *L, int mod);    /* lira.trace */
+void lira_lua_open_testing(lua_State *L, int mod);  /* lira.testing: scripted transport, clock */
+void lira_lua_open_webhook(lua_State *L, int mod);  /* lira.webhook.verify */
 
 #endif

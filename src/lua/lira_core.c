@@ -19,6 +19,8 @@ int luaopen_lira_core(lua_State *L);
 #pragma weak lira_lua_open_log
 #pragma weak lira_lua_open_metrics
 #pragma weak lira_lua_open_trace
+#pragma weak lira_lua_open_testing
+#pragma weak lira_lua_open_webhook
 
 int luaopen_lira_core(lua_State *L)
 {
@@ -33,7 +35,8 @@ int luaopen_lira_core(lua_State *L)
     lira_lua_open_client(L, mod);
     void (*const later[])(lua_State *, int) = {
         lira_lua_open_store, lira_lua_open_util, lira_lua_open_log,
-        lira_lua_open_metrics, lira_lua_open_trace,
+        lira_lua_open_metrics, lira_lua_open_trace, lira_lua_open_testing,
+        lira_lua_open_webhook,
     };
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
         if (later[i])
