@@ -35,6 +35,11 @@ M.state = state.state
 M.idempotency = state.idempotency
 M.config = require("lira.config").get
 
+-- Observability (§9, docs/observability.md): JSON log lines and Prometheus
+-- metrics, formatted in C by the engine's telemetry hub.
+M.log = core.log
+M.metrics = core.metrics
+
 -- Traces (§9, docs/observability.md): lira.trace.span(name, fn) runs fn(span)
 -- inside a child span of the current one; lira.trace.current() returns
 -- trace_id, span_id, traceparent (nil outside any span).

@@ -1,0 +1,330 @@
+/* log.c — the log object: options, the file, level filtering, the rate
+ * limiter for repeated warnings, and the single write(2) per line (log.h).
+ * Formatting is in log_format.c. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log_impl.h"
+#include "status.h"
+
+static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
+
+const char *lira_log_level_name(lira_log_level lv)
+{
+    return lv >= LIRA_LOG_DEBUG && lv <= LIRA_LOG_OFF ? level_names[lv] : "?";
+}
+
+int lira_log_level_parse(const char *s, lira_log_level *out)
+{
+    if (!s || !out)
+        return LIRA_EINVAL;
+    for (int i = 0; i <= LIRA_LOG_OFF; i++) {
+        if (strcasecmp(s, level_names[i]) == 0) {
+            *out = (lira_log_level)i;
+            return LIRA_OK;
+        }
+    }
+    if (strcasecmp(s, "warning") == 0) {
+        *out = LIRA_LOG_WARN;
+        return LIRA_OK;
+    }
+    return LIRA_EPARSE;
+}
+
+int lira_log_options_default(lira_log_options *o)
+{
+    if (!o)
+        return LIRA_EINVAL;
+    memset(o, 0, sizeof *o);
+    o->level = LIRA_LOG_INFO;
+    o->format = LIRA_LOG_JSON;
+    o->fd = 2;
+    o->max_line = 8192;
+    o->ratelimit_window_ns = 10 * LIRA_NS_PER_SEC;
+    o->ratelimit_burst = 5;
+    o->ratelimit_keys = 256;
+    return LIRA_OK;
+}
+
+int lira_log_options_from_env(lira_log_options *o)
+{
+    if (lira_log_options_default(o) != LIRA_OK)
+        return LIRA_EINVAL;
+    int rc = LIRA_OK;
+    const char *v = getenv("LIRA_LOG_LEVEL");
+    if (v && *v && lira_log_level_parse(v, &o->level) != LIRA_OK)
+        rc = LIRA_EPARSE;
+    v = getenv("LIRA_LOG_FILE");
+    if (v && *v)
+        o->path = v;
+    v = getenv("LIRA_LOG_FORMAT");
+    if (v && *v) {
+        if (strcasecmp(v, "text") == 0)
+            o->format = LIRA_LOG_TEXT;
+        else if (strcasecmp(v, "json") == 0)
+            o->format = LIRA_LOG_JSON;
+        else
+            rc = LIRA_EPARSE;
+    }
+    return rc;
+}
+
+static int check_options(const lira_log_options *o)
+{
+    if (o->level < LIRA_LOG_DEBUG || o->level > LIRA_LOG_OFF || o->format < LIRA_LOG_JSON ||
+        o->format > LIRA_LOG_TEXT || (!o->path && o->fd < 0) ||
+        o->ndeny > LIRA_LOG_MAX_DENY || (o->ndeny && !o->deny) ||
+        o->max_line < LIRA_LOG_MIN_LINE || o->max_line > LIRA_LOG_MAX_LINE ||
+        o->ratelimit_window_ns < 0 || o->ratelimit_keys > 65536 ||
+        (o->ratelimit_window_ns > 0 && (o->ratelimit_burst == 0 || o->ratelimit_keys == 0)))
+        return LIRA_EINVAL;
+    for (size_t i = 0; i < o->ndeny; i++)
+        if (!o->deny[i] || !*o->deny[i] || strlen(o->deny[i]) > 256)
+            return LIRA_EINVAL;
+    return LIRA_OK;
+}
+
+static int open_path(const char *path)
+{
+    int fd;
+    do
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+static int copy_config(lira_log *l, const lira_log_options *o)
+{
+    l->max_line = o->max_line;
+    l->line = malloc(o->max_line);
+    if (!l->line || (o->path && !(l->path = dup_str(o->path))))
+        return LIRA_ENOMEM;
+    if (o->ndeny && !(l->deny = calloc(o->ndeny, sizeof *l->deny)))
+        return LIRA_ENOMEM;
+    for (; l->ndeny < o->ndeny; l->ndeny++)
+        if (!(l->deny[l->ndeny] = dup_str(o->deny[l->ndeny])))
+            return LIRA_ENOMEM;
+    if (o->ratelimit_window_ns > 0) {
+        uint32_t sets = 1;
+        while (sets * RL_WAYS < o->ratelimit_keys)
+            sets *= 2;
+        l->rl_sets = sets;
+        l->rl = calloc((size_t)sets * RL_WAYS, sizeof *l->rl);
+        if (!l->rl)
+            return LIRA_ENOMEM;
+    }
+    return LIRA_OK;
+}
+
+int lira_log_new(const lira_log_options *o, lira_log **out)
+{
+    lira_log_options def;
+    if (!o) {
+        lira_log_options_default(&def);
+        o = &def;
+    }
+    if (!out || check_options(o) != LIRA_OK)
+        return LIRA_EINVAL;
+    lira_log *l = calloc(1, sizeof *l);
+    if (!l)
+        return LIRA_ENOMEM;
+    l->fd = -1;
+    l->level = o->level;
+    l->format = o->format;
+    l->window_ns = o->ratelimit_window_ns;
+    l->burst = o->ratelimit_burst;
+    l->ts_sec = -1;
+    int rc = copy_config(l, o);
+    if (rc == LIRA_OK) {
+        l->fd = o->path ? open_path(o->path) : o->fd;
+        l->own_fd = o->path != NULL;
+        if (l->fd < 0)
+            rc = LIRA_ESTATE;
+    }
+    if (rc != LIRA_OK) {
+        int saved = errno;
+        lira_log_free(l);
+        errno = saved;
+        return rc;
+    }
+    *out = l;
+    return LIRA_OK;
+}
+
+void lira_log_free(lira_log *l)
+{
+    if (!l)
+        return;
+    if (l->own_fd && l->fd >= 0)
+        close(l->fd);
+    for (size_t i = 0; i < l->ndeny; i++)
+        free(l->deny[i]);
+    free(l->deny);
+    free(l->path);
+    free(l->line);
+    free(l->rl);
+    free(l);
+}
+
+int lira_log_reopen(lira_log *l)
+{
+    if (!l)
+        return LIRA_EINVAL;
+    if (!l->path)
+        return LIRA_OK;
+    int fd = open_path(l->path);
+    if (fd < 0)
+        return LIRA_ESTATE;
+    if (l->own_fd && l->fd >= 0)
+        close(l->fd);
+    l->fd = fd;
+    l->own_fd = 1;
+    return LIRA_OK;
+}
+
+void lira_log_set_level(lira_log *l, lira_log_level lv)
+{
+    if (l && lv >= LIRA_LOG_DEBUG && lv <= LIRA_LOG_OFF)
+        l->level = lv;
+}
+
+lira_log_level lira_log_get_level(const lira_log *l)
+{
+    return l ? l->level : LIRA_LOG_OFF;
+}
+
+int lira_log_enabled(const lira_log *l, lira_log_level lv)
+{
+    return l && lv >= l->level && lv < LIRA_LOG_OFF && l->level != LIRA_LOG_OFF;
+}
+
+void lira_log_get_stats(const lira_log *l, lira_log_stats *out)
+{
+    if (!out)
+        return;
+    if (l)
+        *out = l->stats;
+    else
+        memset(out, 0, sizeof *out);
+}
+
+/* ------------------------------------------------------------ rate limit */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static uint64_t line_key(lira_log_level lv, const char *msg, const lira_log_field *f, size_t n)
+{
+    uint64_t h = fnv(0xcbf29ce484222325ULL, &lv, sizeof lv);
+    h = fnv(h, msg, strlen(msg) + 1);
+    int any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= f[i].key && (f[i].flags & LIRA_LOGF_DEDUPE);
+    for (size_t i = 0; i < n; i++) {
+        if (!f[i].key || (any && !(f[i].flags & LIRA_LOGF_DEDUPE)))
+            continue;
+        h = fnv(h, f[i].key, strlen(f[i].key) + 1);
+        if (f[i].s)
+            h = fnv(h, f[i].s, f[i].len == SIZE_MAX ? strlen(f[i].s) : f[i].len);
+        h = fnv(h, &f[i].i, sizeof f[i].i);
+        h = fnv(h, &f[i].d, sizeof f[i].d);
+    }
+    return h ? h : 1;
+}
+
+/* The entry for `key`: found, else an empty way, else the stalest of the
+ * set (forgotten). */
+static rl_entry *rl_slot(lira_log *l, uint64_t key)
+{
+    rl_entry *set = l->rl + (size_t)(key & (l->rl_sets - 1)) * RL_WAYS, *victim = set;
+    for (int w = 0; w < RL_WAYS; w++) {
+        if (set[w].key == key)
+            return &set[w];
+        if (set[w].key == 0) {
+            victim = &set[w];
+            break;
+        }
+        if (set[w].window_start < victim->window_start)
+            victim = &set[w];
+    }
+    memset(victim, 0, sizeof *victim);
+    victim->key = key;
+    victim->window_start = INT64_MIN;
+    return victim;
+}
+
+/* 1 when the line may go out (with *pending lines suppressed before it). */
+static int rl_admit(lira_log *l, uint64_t key, int64_t now, uint64_t *pending)
+{
+    rl_entry *e = rl_slot(l, key);
+    if (e->window_start == INT64_MIN || now - e->window_start >= l->window_ns) {
+        e->window_start = now;
+        e->in_window = 0;
+    }
+    if (e->in_window >= l->burst) {
+        e->pending++;
+        return 0;
+    }
+    e->in_window++;
+    *pending = e->pending;
+    e->pending = 0;
+    return 1;
+}
+
+/* ------------------------------------------------------------ writing */
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+int lira_log_write(lira_log *l, lira_log_level lv, int64_t now_ns, int64_t wall_ns,
+                   const char *msg, const lira_log_field *fields, size_t n)
+{
+    if (!l || !msg || (n && !fields) || lv < LIRA_LOG_DEBUG || lv >= LIRA_LOG_OFF)
+        return LIRA_EINVAL;
+    if (!lira_log_enabled(l, lv))
+        return LIRA_EDENIED;
+    uint64_t pending = 0;
+    if (lv >= LIRA_LOG_WARN && l->rl &&
+        !rl_admit(l, line_key(lv, msg, fields, n), now_ns, &pending)) {
+        l->stats.suppressed++;
+        return LIRA_EDENIED;
+    }
+    size_t len = lira__log_format(l, lv, wall_ns, msg, fields, n, pending);
+    if (write_all(l->fd, l->line, len) < 0) {
+        l->stats.write_errors++;
+        return LIRA_ESTATE;
+    }
+    l->stats.lines++;
+    return LIRA_OK;
+}

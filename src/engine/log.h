@@ -1,0 +1,149 @@
+/* log.h — structured log lines: JSON (or plain text for a terminal), one
+ * write(2) per line, secrets redacted, repeated warnings rate-limited.
+ *
+ * A lira_log belongs to one thread (the engine's loop): it formats into its
+ * own line buffer, so two threads must not share one. Several processes or
+ * logs may append to the same file: each line goes out in one write(2) on an
+ * O_APPEND descriptor, which POSIX keeps whole.
+ *
+ * Lines (docs/observability.md lists every field):
+ *   {"ts":"2024-05-01T12:00:00.123Z","level":"info","msg":"...",<fields>}
+ * ts is RFC 3339 UTC with milliseconds, from the wall-clock time the caller
+ * passes. Fields keep the caller's order. A line longer than the cap drops
+ * the fields that do not fit and ends with "truncated":true; it is never cut
+ * inside a value.
+ *
+ * Secrets. Nothing here ever sees a body. A URL field (LIRA_LOGF_URL) goes
+ * through lira_redact_url. A field marked LIRA_LOGF_CHECK (values that came
+ * from a user, e.g. lira.log.info's table) whose key names a secret header
+ * (lira_redact_header_is_secret with the log's deny list: authorization,
+ * cookie, anything with token/secret/password...) is written as "REDACTED",
+ * and a CHECK string field named "url" or "*_url" is redacted as a URL.
+ *
+ * Rate limiting. Lines at warn and error are grouped by a key: the level,
+ * the message and the values of the fields marked LIRA_LOGF_DEDUPE (all
+ * fields of a CHECK line when none is marked). Per key, at most `burst` lines
+ * are written per window; the rest are counted, and the next line written for
+ * that key carries "suppressed":N. Keys live in a fixed table (`max_keys`):
+ * when it is full the stalest key is forgotten (its pending count is lost
+ * from the lines but stays in the stats). Debug and info are never dropped. */
+#ifndef LIRA_LOG_H
+#define LIRA_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum lira_log_level {
+    LIRA_LOG_DEBUG = 0,
+    LIRA_LOG_INFO,
+    LIRA_LOG_WARN,
+    LIRA_LOG_ERROR,
+    LIRA_LOG_OFF        /* as a threshold: write nothing */
+} lira_log_level;
+
+typedef enum lira_log_format {
+    LIRA_LOG_JSON = 0,
+    LIRA_LOG_TEXT       /* "ts LEVEL msg key=value ..." for humans */
+} lira_log_format;
+
+#define LIRA_LOG_MAX_DENY 64          /* deny-list entries */
+#define LIRA_LOG_MIN_LINE 512         /* smallest line cap, bytes */
+#define LIRA_LOG_MAX_LINE (1 << 20)   /* largest line cap, bytes */
+
+typedef struct lira_log_options {
+    lira_log_level level;          /* threshold; default info */
+    lira_log_format format;        /* default JSON */
+    const char *path;              /* append to this file; NULL = write to fd */
+    int fd;                        /* used when path is NULL; default 2 (not closed) */
+    const char *const *deny;       /* extra secret header/field names (copied) */
+    size_t ndeny;                  /* 0..LIRA_LOG_MAX_DENY */
+    size_t max_line;               /* line cap, bytes; default 8192 */
+    int64_t ratelimit_window_ns;   /* default 10 s; 0 = no rate limiting */
+    uint32_t ratelimit_burst;      /* lines per key per window; default 5 */
+    uint32_t ratelimit_keys;       /* keys remembered; default 256, max 65536 */
+} lira_log_options;
+
+/* The defaults above. LIRA_EINVAL for NULL. */
+int lira_log_options_default(lira_log_options *o);
+
+/* The defaults, then the environment: LIRA_LOG_LEVEL (debug, info, warn,
+ * warning, error, off; any case), LIRA_LOG_FILE (a path), LIRA_LOG_FORMAT
+ * (json, text). The strings point into the environment. LIRA_EPARSE when a
+ * variable holds something else (that setting keeps its default, the rest are
+ * applied); LIRA_EINVAL for NULL. */
+int lira_log_options_from_env(lira_log_options *o);
+
+/* "debug" ... "error", "off" -> level; any case. LIRA_EPARSE / LIRA_EINVAL. */
+int lira_log_level_parse(const char *s, lira_log_level *out);
+const char *lira_log_level_name(lira_log_level lv);   /* "info"; "?" when bad */
+
+typedef struct lira_log lira_log;
+
+/* Open a log (copies every string of `o`; NULL = the defaults). With a path
+ * the file is opened O_APPEND|O_CREAT (0644). LIRA_EINVAL (bad options),
+ * LIRA_ENOMEM, LIRA_ESTATE (the file cannot be opened; errno says why).
+ * *out is set only on LIRA_OK. */
+int lira_log_new(const lira_log_options *o, lira_log **out);
+
+/* Close the file (not a caller's fd) and free. NULL is a no-op. */
+void lira_log_free(lira_log *l);
+
+/* Reopen the file by its path (after logrotate; SIGHUP). The old descriptor
+ * is kept when the new open fails (LIRA_ESTATE). LIRA_OK without a path. */
+int lira_log_reopen(lira_log *l);
+
+void lira_log_set_level(lira_log *l, lira_log_level lv);
+lira_log_level lira_log_get_level(const lira_log *l);   /* OFF for NULL */
+
+/* Whether a line at `lv` would be written (check before building fields). */
+int lira_log_enabled(const lira_log *l, lira_log_level lv);
+
+/* ------------------------------------------------------------ lines */
+
+enum {
+    LIRA_LOGF_STR = 0,   /* v.s (v.len bytes, or strlen when len == SIZE_MAX) */
+    LIRA_LOGF_INT,       /* v.i */
+    LIRA_LOGF_NUM,       /* v.d; NaN and infinities are written as null */
+    LIRA_LOGF_BOOL,      /* v.i != 0 */
+    LIRA_LOGF_URL,       /* v.s, written through lira_redact_url */
+    LIRA_LOGF_JSON       /* v.s is already valid JSON (an encoded table) */
+};
+
+enum {
+    LIRA_LOGF_DEDUPE = 1,   /* part of the rate-limit key */
+    LIRA_LOGF_CHECK = 2     /* a user's field: redact by key (see the top) */
+};
+
+typedef struct lira_log_field {
+    const char *key;         /* NULL: the field is skipped (optional fields) */
+    unsigned char type;      /* LIRA_LOGF_STR ... */
+    unsigned char flags;     /* LIRA_LOGF_DEDUPE | LIRA_LOGF_CHECK */
+    const char *s;           /* STR, URL, JSON; NULL: the field is skipped */
+    size_t len;              /* of s; SIZE_MAX = NUL-terminated */
+    int64_t i;               /* INT, BOOL */
+    double d;                /* NUM */
+} lira_log_field;
+
+/* Write one line at `lv`: `now_ns` (monotonic) drives the rate limiter,
+ * `wall_ns` (epoch) gives ts. Keys are written as given (escaped); a key of
+ * a CHECK field must be 1..128 bytes. Returns LIRA_OK when written,
+ * LIRA_EDENIED when filtered by level or suppressed by the rate limiter,
+ * LIRA_EINVAL (NULL l/msg, fields NULL with n > 0), LIRA_ESTATE (write(2)
+ * failed; counted in the stats). Never allocates. */
+int lira_log_write(lira_log *l, lira_log_level lv, int64_t now_ns, int64_t wall_ns,
+                   const char *msg, const lira_log_field *fields, size_t n);
+
+typedef struct lira_log_stats {
+    uint64_t lines;         /* written */
+    uint64_t suppressed;    /* dropped by the rate limiter */
+    uint64_t truncated;     /* lines that lost fields to the cap */
+    uint64_t write_errors;
+} lira_log_stats;
+
+void lira_log_get_stats(const lira_log *l, lira_log_stats *out);
+
+/* Format ts for `wall_ns` (epoch ns, >= 0) as "YYYY-MM-DDTHH:MM:SS.mmmZ".
+ * out needs 25 bytes. LIRA_EINVAL for NULL, cap < 25 or a negative time. */
+int lira_log_format_ts(int64_t wall_ns, char *out, size_t cap);
+
+#endif

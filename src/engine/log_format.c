@@ -1,0 +1,358 @@
+/* log_format.c — one log line into a bounded buffer: timestamp, JSON string
+ * escaping (always valid UTF-8 out), redaction, the text format.
+ *
+ * Every append either fits whole or leaves the buffer as it was, so a line
+ * that reaches the cap loses whole fields, never half a value. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log_impl.h"
+#include "redact.h"
+#include "status.h"
+
+#define URL_CAP 2048             /* a redacted URL longer than this is cut */
+#define TAIL_RESERVE 40          /* room kept for ,"truncated":true}\n */
+
+typedef struct lbuf {
+    char *p;
+    size_t len, cap;   /* cap excludes TAIL_RESERVE */
+    int full;
+} lbuf;
+
+static int put(lbuf *b, const char *s, size_t n)
+{
+    if (b->full || n > b->cap - b->len) {
+        b->full = 1;
+        return -1;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+static int putc_(lbuf *b, char c)
+{
+    return put(b, &c, 1);
+}
+
+/* ------------------------------------------------------------ time */
+
+/* Days since 1970-01-01 -> civil date (H. Hinnant's algorithm): no libc
+ * time zone machinery, no locale, no locks. */
+static void civil(int64_t days, int *y, unsigned *m, unsigned *d)
+{
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    unsigned doe = (unsigned)(days - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static void digits(char *p, unsigned v, int n)
+{
+    while (n-- > 0) {
+        p[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" + NUL for an epoch second (>= 0). */
+static void format_second(int64_t sec, char out[20])
+{
+    int y;
+    unsigned mo, d;
+    civil(sec / 86400, &y, &mo, &d);
+    unsigned s = (unsigned)(sec % 86400);
+    memcpy(out, "0000-00-00T00:00:00", 20);
+    digits(out, (unsigned)y % 10000, 4);
+    digits(out + 5, mo, 2);
+    digits(out + 8, d, 2);
+    digits(out + 11, s / 3600, 2);
+    digits(out + 14, s / 60 % 60, 2);
+    digits(out + 17, s % 60, 2);
+}
+
+int lira_log_format_ts(int64_t wall_ns, char *out, size_t cap)
+{
+    if (!out || cap < 25 || wall_ns < 0)
+        return LIRA_EINVAL;
+    char sec[20];
+    format_second(wall_ns / 1000000000, sec);
+    snprintf(out, cap, "%s.%03dZ", sec, (int)(wall_ns / 1000000 % 1000));
+    return LIRA_OK;
+}
+
+/* The date part changes once a second: cache it. */
+static void put_ts(lira_log *l, lbuf *b, int64_t wall_ns)
+{
+    if (wall_ns < 0)
+        wall_ns = 0;
+    int64_t sec = wall_ns / 1000000000;
+    if (sec != l->ts_sec) {
+        format_second(sec, l->ts_buf);
+        l->ts_sec = sec;
+    }
+    char ms[5] = {'.', '0', '0', '0', 'Z'};
+    digits(ms + 1, (unsigned)(wall_ns / 1000000 % 1000), 3);
+    put(b, l->ts_buf, 19);
+    put(b, ms, 5);
+}
+
+/* ------------------------------------------------------------ escaping */
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t need;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 2, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF)
+        need = 3, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+        need = 4, min = 0x10000;
+    else
+        return 0;
+    if (n < need)
+        return 0;
+    unsigned cp = c & (0x3F >> (need - 1));
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return need;
+}
+
+/* Append s as the inside of a JSON string: quotes, backslashes and control
+ * characters escaped, invalid UTF-8 replaced by U+FFFD. */
+static int put_escaped(lbuf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i;
+        while (run < n && u[run] >= 0x20 && u[run] < 0x80 && u[run] != '"' && u[run] != '\\')
+            run++;
+        if (run > i && put(b, s + i, run - i) < 0)
+            return -1;
+        i = run;
+        if (i >= n)
+            break;
+        unsigned c = u[i];
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\', esc[1] = (char)c;
+            if (put(b, esc, 2) < 0)
+                return -1;
+            i++;
+        } else if (c < 0x20) {
+            const char *named = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+            if (named ? put(b, named, 2) < 0
+                      : (snprintf(esc, sizeof esc, "\\u%04x", c), put(b, esc, 6) < 0))
+                return -1;
+            i++;
+        } else {
+            size_t k = utf8_len(u + i, n - i);
+            if (k == 0) {
+                if (put(b, "\\ufffd", 6) < 0)
+                    return -1;
+                i++;
+            } else {
+                if (put(b, s + i, k) < 0)
+                    return -1;
+                i += k;
+            }
+        }
+    }
+    return 0;
+}
+
+static int put_jstr(lbuf *b, const char *s, size_t n)
+{
+    if (putc_(b, '"') < 0 || put_escaped(b, s, n) < 0)
+        return -1;
+    return putc_(b, '"');
+}
+
+/* Text format: bare when the value is a plain word, JSON-quoted otherwise. */
+static int put_tstr(lbuf *b, const char *s, size_t n)
+{
+    int bare = n > 0;
+    for (size_t i = 0; bare && i < n; i++)
+        bare = (unsigned char)s[i] > 0x20 && s[i] != '"' && s[i] != '=' && s[i] != '\\' &&
+               (unsigned char)s[i] < 0x7f;
+    return bare ? put(b, s, n) : put_jstr(b, s, n);
+}
+
+/* ------------------------------------------------------------ fields */
+
+/* Decimal digits of v into out (>= 21 bytes); returns the length. */
+static size_t format_int(int64_t v, char *out)
+{
+    char rev[24];
+    size_t n = 0, k = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do
+        rev[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        out[k++] = '-';
+    while (n)
+        out[k++] = rev[--n];
+    return k;
+}
+
+/* The common number in a line is a duration with at most 3 decimals
+ * (latency_ms): print it without printf's float machinery. 0 when d is not
+ * such a number (the caller then uses %.15g). */
+static size_t format_millis(double d, char *out)
+{
+    double scaled = d * 1000.0;
+    if (!(scaled > -1e9 && scaled < 1e9))
+        return 0;
+    int64_t th = (int64_t)(scaled < 0 ? scaled - 0.5 : scaled + 0.5);
+    double off = scaled - (double)th;
+    if (off > 1e-6 || off < -1e-6)   /* more than 3 decimals: not ours */
+        return 0;
+    size_t k = format_int(th / 1000, out);
+    if (th < 0 && th / 1000 == 0)
+        memmove(out + 1, out, k++), out[0] = '-';
+    int frac = (int)((th < 0 ? -th : th) % 1000);
+    if (frac) {
+        out[k++] = '.';
+        out[k++] = (char)('0' + frac / 100);
+        if (frac % 100) {
+            out[k++] = (char)('0' + frac / 10 % 10);
+            if (frac % 10)
+                out[k++] = (char)('0' + frac % 10);
+        }
+    }
+    return k;
+}
+
+static int key_is_url(const char *k)
+{
+    size_t n = strlen(k);
+    return strcmp(k, "url") == 0 || (n > 4 && strcmp(k + n - 4, "_url") == 0);
+}
+
+static int put_value(lira_log *l, lbuf *b, const lira_log_field *f, int text)
+{
+    char tmp[URL_CAP];
+    int (*str)(lbuf *, const char *, size_t) = text ? put_tstr : put_jstr;
+    size_t len = f->s && f->len == SIZE_MAX ? strlen(f->s) : f->len;
+    int type = f->type;
+    if (f->flags & LIRA_LOGF_CHECK) {
+        if (lira_redact_header_is_secret(f->key, (const char *const *)l->deny, l->ndeny) == 1)
+            return str(b, LIRA_REDACTED, sizeof LIRA_REDACTED - 1);
+        if (type == LIRA_LOGF_STR && key_is_url(f->key))
+            type = LIRA_LOGF_URL;
+    }
+    switch (type) {
+    case LIRA_LOGF_STR:
+        return str(b, f->s, len);
+    case LIRA_LOGF_URL: {
+        size_t full = 0;
+        int rc = lira_redact_url(f->s, len, tmp, sizeof tmp, &full);
+        if (rc != LIRA_OK && rc != LIRA_ETOOBIG)
+            return str(b, LIRA_REDACTED, sizeof LIRA_REDACTED - 1);
+        return str(b, tmp, strlen(tmp));
+    }
+    case LIRA_LOGF_JSON:
+        return put(b, f->s, len);
+    case LIRA_LOGF_BOOL:
+        return f->i ? put(b, "true", 4) : put(b, "false", 5);
+    case LIRA_LOGF_INT:
+        return put(b, tmp, format_int(f->i, tmp));
+    default: {
+        if (!isfinite(f->d))
+            return put(b, "null", 4);
+        size_t k = format_millis(f->d, tmp);
+        if (k == 0)
+            k = (size_t)snprintf(tmp, sizeof tmp, "%.15g", f->d);
+        return put(b, tmp, k);
+    }
+    }
+}
+
+static int put_field(lira_log *l, lbuf *b, const lira_log_field *f)
+{
+    size_t mark = b->len;
+    int text = l->format == LIRA_LOG_TEXT;
+    int rc = text ? putc_(b, ' ') : putc_(b, ',');
+    if (rc == 0)
+        rc = text ? put_escaped(b, f->key, strlen(f->key)) : put_jstr(b, f->key, strlen(f->key));
+    if (rc == 0)
+        rc = putc_(b, text ? '=' : ':');
+    if (rc == 0)
+        rc = put_value(l, b, f, text);
+    if (rc < 0) {
+        b->len = mark;   /* the field goes whole or not at all */
+        b->full = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static const char *const upper_names[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
+
+size_t lira__log_format(lira_log *l, lira_log_level lv, int64_t wall_ns, const char *msg,
+                        const lira_log_field *f, size_t n, uint64_t suppressed)
+{
+    lbuf b = {l->line, 0, l->max_line - TAIL_RESERVE, 0};
+    int text = l->format == LIRA_LOG_TEXT, truncated = 0;
+    if (text) {
+        put_ts(l, &b, wall_ns);
+        putc_(&b, ' ');
+        put(&b, upper_names[lv], 5);
+        putc_(&b, ' ');
+        put_escaped(&b, msg, strlen(msg));
+    } else {
+        put(&b, "{\"ts\":\"", 7);
+        put_ts(l, &b, wall_ns);
+        put(&b, "\",\"level\":\"", 11);
+        const char *ln = lira_log_level_name(lv);
+        put(&b, ln, strlen(ln));
+        put(&b, "\",\"msg\":", 8);
+        if (put_jstr(&b, msg, strlen(msg)) < 0) {   /* an enormous message: cut it */
+            b.full = 0;
+            b.len = 0;
+            put(&b, "{\"msg\":\"(message too long)\"", 27);
+            truncated = 1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!f[i].key || (!f[i].s && (f[i].type == LIRA_LOGF_STR || f[i].type == LIRA_LOGF_URL ||
+                                      f[i].type == LIRA_LOGF_JSON)))
+            continue;
+        if (put_field(l, &b, &f[i]) < 0)
+            truncated = 1;
+    }
+    b.cap = l->max_line;   /* the reserve is for the tail */
+    char tail[TAIL_RESERVE];
+    int k = 0;
+    if (suppressed)
+        k = snprintf(tail, sizeof tail, text ? " suppressed=%llu" : ",\"suppressed\":%llu",
+                     (unsigned long long)suppressed);
+    if (truncated) {
+        l->stats.truncated++;
+        put(&b, tail, (size_t)k);
+        k = snprintf(tail, sizeof tail, "%s", text ? " truncated=true" : ",\"truncated\":true");
+    }
+    put(&b, tail, (size_t)k);
+    if (!text)
+        putc_(&b, '}');
+    putc_(&b, '\n');
+    return b.len;
+}

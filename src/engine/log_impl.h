@@ -1,0 +1,40 @@
+/* log_impl.h — what log.c and log_format.c share (internal to the log). */
+#ifndef LIRA_LOG_IMPL_H
+#define LIRA_LOG_IMPL_H
+
+#include "log.h"
+
+typedef struct rl_entry {
+    uint64_t key;            /* 0 = empty */
+    int64_t window_start;    /* monotonic ns */
+    uint32_t in_window;      /* lines written in this window */
+    uint64_t pending;        /* suppressed since the last written line */
+} rl_entry;
+
+struct lira_log {
+    lira_log_level level;
+    lira_log_format format;
+    int fd;
+    int own_fd;
+    char *path;
+    char **deny;
+    size_t ndeny;
+    char *line;              /* max_line bytes */
+    size_t max_line;
+    int64_t window_ns;
+    uint32_t burst;
+    rl_entry *rl;
+    uint32_t rl_sets;        /* rl holds rl_sets * RL_WAYS entries */
+    lira_log_stats stats;
+    int64_t ts_sec;          /* the second ts_buf holds, or -1 */
+    char ts_buf[20];         /* "YYYY-MM-DDTHH:MM:SS" */
+};
+
+#define RL_WAYS 4
+
+/* Format a whole line (with its '\n') into l->line; returns its length.
+ * `suppressed` > 0 adds the "suppressed" field. */
+size_t lira__log_format(lira_log *l, lira_log_level lv, int64_t wall_ns, const char *msg,
+                        const lira_log_field *f, size_t n, uint64_t suppressed);
+
+#endif

@@ -1,0 +1,540 @@
+/* telemetry.c — the hub (telemetry.h): pipeline events -> metric updates,
+ * log lines, and the registered sink. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "status.h"
+#include "telemetry.h"
+
+#define MAX_USER_FIELDS 64
+
+enum {
+    M_HTTP_DURATION, M_CALL_DURATION, M_REQUESTS, M_ERRORS, M_ATTEMPTS, M_RETRIES,
+    M_IN_FLIGHT, M_BREAKER_STATE, M_BREAKER_TRANSITIONS, M_LIMITER_WAIT, M_LIMITER_TOKENS,
+    M_BUDGET_REFUSALS, M_LOG_LINES, M_LOG_SUPPRESSED, M_COUNT_
+};
+
+struct lira_telemetry {
+    lira_log *log;
+    lira_metrics *metrics;
+    lira_metric *m[M_COUNT_];
+    int metrics_off;
+    lira_telemetry_sink sink;
+    int has_sink;
+    char correlation_id[LIRA_TEL_ID_MAX];
+    int env_bad;              /* a LIRA_LOG_* variable could not be parsed */
+    lira_engine *engine;      /* when hung on one */
+};
+
+static const char *const L_CLIENT[] = {"client"};
+static const char *const L_CE[] = {"client", "endpoint"};
+static const char *const L_CES[] = {"client", "endpoint", "status_class"};
+static const char *const L_CEK[] = {"client", "endpoint", "kind"};
+static const char *const L_CER[] = {"client", "endpoint", "reason"};
+static const char *const L_TRANS[] = {"client", "from", "to"};
+static const char *const L_HTTP[] = {"http_request_method", "http_response_status_code",
+                                     "server_address", "error_type"};
+
+static const lira_metric_def builtin[M_COUNT_] = {
+    {"http_client_request_duration_seconds",
+     "Duration of HTTP client requests (each attempt), OpenTelemetry "
+     "http.client.request.duration", LIRA_METRIC_HISTOGRAM, L_HTTP, 4, NULL, 0},
+    {"lira_client_call_duration_seconds",
+     "Duration of logical calls, retries and waits included", LIRA_METRIC_HISTOGRAM,
+     L_CE, 2, NULL, 0},
+    {"lira_client_requests_total", "Finished calls by final status class (none: no response)",
+     LIRA_METRIC_COUNTER, L_CES, 3, NULL, 0},
+    {"lira_client_errors_total", "Calls that ended without a response, by error kind",
+     LIRA_METRIC_COUNTER, L_CEK, 3, NULL, 0},
+    {"lira_client_attempts_total", "HTTP attempts sent", LIRA_METRIC_COUNTER, L_CE, 2, NULL,
+     0},
+    {"lira_client_retries_total", "Attempts that were retried, by reason",
+     LIRA_METRIC_COUNTER, L_CER, 3, NULL, 0},
+    {"lira_client_in_flight", "Calls in progress", LIRA_METRIC_GAUGE, L_CLIENT, 1, NULL, 0},
+    {"lira_breaker_state",
+     "Circuit breaker state: 0 closed, 1 open, 2 half_open, 3 forced_open, 4 disabled",
+     LIRA_METRIC_GAUGE, L_CLIENT, 1, NULL, 0},
+    {"lira_breaker_transitions_total", "Circuit breaker state changes", LIRA_METRIC_COUNTER,
+     L_TRANS, 3, NULL, 0},
+    {"lira_limiter_wait_seconds", "Time each call waited for a rate-limiter token",
+     LIRA_METRIC_HISTOGRAM, L_CLIENT, 1, NULL, 0},
+    {"lira_limiter_tokens", "Rate-limiter tokens available after the latest take",
+     LIRA_METRIC_GAUGE, L_CLIENT, 1, NULL, 0},
+    {"lira_retry_budget_refusals_total", "Retries the retry budget refused",
+     LIRA_METRIC_COUNTER, L_CLIENT, 1, NULL, 0},
+    {"lira_log_lines_total", "Log lines written", LIRA_METRIC_COUNTER, NULL, 0, NULL, 0},
+    {"lira_log_suppressed_total", "Log lines dropped by the repeated-warning rate limiter",
+     LIRA_METRIC_COUNTER, NULL, 0, NULL, 0},
+};
+
+int lira_telemetry_options_default(lira_telemetry_options *o)
+{
+    if (!o)
+        return LIRA_EINVAL;
+    memset(o, 0, sizeof *o);
+    int rc = lira_log_options_from_env(&o->log);
+    o->metrics.max_series = 500;
+    o->metrics.max_metrics = 256;
+    return rc == LIRA_EPARSE ? LIRA_EPARSE : LIRA_OK;
+}
+
+int lira_telemetry_new(const lira_telemetry_options *o, lira_telemetry **out)
+{
+    lira_telemetry_options def;
+    int env_bad = 0;
+    if (!o) {
+        env_bad = lira_telemetry_options_default(&def) == LIRA_EPARSE;
+        o = &def;
+    }
+    if (!out)
+        return LIRA_EINVAL;
+    lira_telemetry *t = calloc(1, sizeof *t);
+    if (!t)
+        return LIRA_ENOMEM;
+    t->env_bad = env_bad;
+    t->metrics_off = o->metrics_off;
+    int rc = lira_log_new(&o->log, &t->log);
+    if (rc == LIRA_OK)
+        rc = lira_metrics_new(&o->metrics, &t->metrics);
+    for (int i = 0; rc == LIRA_OK && i < M_COUNT_; i++)
+        rc = lira_metrics_define(t->metrics, &builtin[i], &t->m[i]);
+    if (rc != LIRA_OK) {
+        lira_telemetry_free(t);
+        return rc;
+    }
+    *out = t;
+    return LIRA_OK;
+}
+
+void lira_telemetry_free(lira_telemetry *t)
+{
+    if (!t)
+        return;
+    if (t->has_sink && t->sink.destroy)
+        t->sink.destroy(t->sink.ud);
+    lira_log_free(t->log);
+    lira_metrics_free(t->metrics);
+    free(t);
+}
+
+/* ------------------------------------------------------------ the engine's */
+
+static void on_engine_free(void *ud)
+{
+    lira_telemetry *t = ud;
+    lira_engine_set_slot(t->engine, LIRA_SLOT_TELEMETRY, NULL);
+    lira_telemetry_free(t);
+}
+
+int lira_telemetry_install(lira_engine *e, lira_telemetry *t)
+{
+    if (!e || !t)
+        return LIRA_EINVAL;
+    if (lira_engine_slot(e, LIRA_SLOT_TELEMETRY))
+        return LIRA_ESTATE;
+    t->engine = e;
+    int rc = lira_engine_on_free(e, on_engine_free, t);
+    if (rc != LIRA_OK) {
+        t->engine = NULL;
+        return rc;
+    }
+    lira_engine_set_slot(e, LIRA_SLOT_TELEMETRY, t);
+    return LIRA_OK;
+}
+
+int lira_telemetry_set_log(lira_telemetry *t, lira_log *l)
+{
+    if (!t || !l)
+        return LIRA_EINVAL;
+    lira_log_free(t->log);
+    t->log = l;
+    return LIRA_OK;
+}
+
+int lira_telemetry_get(lira_engine *e, lira_telemetry **out)
+{
+    if (!e || !out)
+        return LIRA_EINVAL;
+    lira_telemetry *t = lira_engine_slot(e, LIRA_SLOT_TELEMETRY);
+    if (!t) {
+        int rc = lira_telemetry_new(NULL, &t);
+        if (rc != LIRA_OK)
+            return rc;
+        rc = lira_telemetry_install(e, t);
+        if (rc != LIRA_OK) {
+            lira_telemetry_free(t);
+            return rc;
+        }
+        if (t->env_bad) {
+            lira_log_field f = {.key = "hint", .type = LIRA_LOGF_STR,
+                                .s = "LIRA_LOG_LEVEL: debug|info|warn|error|off; "
+                                     "LIRA_LOG_FORMAT: json|text", .len = SIZE_MAX};
+            lira_log_write(t->log, LIRA_LOG_WARN, lira_engine_now(e), lira_engine_wall(e),
+                           "ignoring an unrecognised LIRA_LOG_* value", &f, 1);
+        }
+    }
+    *out = t;
+    return LIRA_OK;
+}
+
+lira_telemetry *lira_telemetry_of(const lira_engine *e)
+{
+    return e ? lira_engine_slot(e, LIRA_SLOT_TELEMETRY) : NULL;
+}
+
+lira_log *lira_telemetry_log(lira_telemetry *t)
+{
+    return t ? t->log : NULL;
+}
+
+lira_metrics *lira_telemetry_metrics(lira_telemetry *t)
+{
+    return t ? t->metrics : NULL;
+}
+
+int lira_telemetry_set_sink(lira_telemetry *t, const lira_telemetry_sink *s)
+{
+    if (!t)
+        return LIRA_EINVAL;
+    if (t->has_sink && t->sink.destroy)
+        t->sink.destroy(t->sink.ud);
+    t->has_sink = s != NULL;
+    if (s)
+        t->sink = *s;
+    else
+        memset(&t->sink, 0, sizeof t->sink);
+    return LIRA_OK;
+}
+
+const lira_telemetry_sink *lira_telemetry_sink_of(const lira_telemetry *t)
+{
+    return t && t->has_sink ? &t->sink : NULL;
+}
+
+int lira_telemetry_set_correlation_id(lira_telemetry *t, const char *id)
+{
+    if (!t || (id && strlen(id) >= LIRA_TEL_ID_MAX))
+        return LIRA_EINVAL;
+    snprintf(t->correlation_id, sizeof t->correlation_id, "%s", id ? id : "");
+    return LIRA_OK;
+}
+
+const char *lira_telemetry_correlation_id(const lira_telemetry *t)
+{
+    return t ? t->correlation_id : "";
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void bump(lira_telemetry *t, int which, const char *const *v, size_t n, double by)
+{
+    lira_series *s;
+    if (lira_metric_series(t->m[which], v, n, &s) == LIRA_OK)
+        lira_series_add(s, by);
+}
+
+static void observe(lira_telemetry *t, int which, const char *const *v, size_t n, int64_t ns)
+{
+    lira_series *s;
+    if (lira_metric_series(t->m[which], v, n, &s) == LIRA_OK)
+        lira_series_observe_ns(s, ns < 0 ? 0 : ns);
+}
+
+static void gauge(lira_telemetry *t, int which, const char *client, double v)
+{
+    lira_series *s;
+    if (lira_metric_series(t->m[which], &client, 1, &s) == LIRA_OK)
+        lira_series_set(s, v);
+}
+
+static const char *or_unknown(const char *s)
+{
+    return s && *s ? s : "unknown";
+}
+
+/* The host of an absolute URL (no userinfo, no port) into out. */
+static void host_of(const char *url, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!url)
+        return;
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    size_t auth = strcspn(p, "/?#");
+    for (size_t i = auth; i > 0; i--) {
+        if (p[i - 1] == '@') {
+            p += i;
+            auth -= i;
+            break;
+        }
+    }
+    size_t n = 0;
+    if (auth && p[0] == '[') {
+        while (n < auth && p[n] != ']')
+            n++;
+        n += n < auth;
+    } else {
+        while (n < auth && p[n] != ':')
+            n++;
+    }
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+static void status_class(int status, char out[5])
+{
+    if (status >= 100 && status <= 599) {
+        out[0] = (char)('0' + status / 100);
+        memcpy(out + 1, "xx", 3);
+    } else {
+        memcpy(out, "none", 5);
+    }
+}
+
+static lira_log_field fstr(const char *k, const char *v, unsigned flags)
+{
+    return (lira_log_field){.key = v && *v ? k : NULL, .type = LIRA_LOGF_STR,
+                            .flags = (unsigned char)flags, .s = v, .len = SIZE_MAX};
+}
+
+static lira_log_field fint(const char *k, int64_t v, unsigned flags)
+{
+    return (lira_log_field){.key = k, .type = LIRA_LOGF_INT, .flags = (unsigned char)flags,
+                            .i = v};
+}
+
+static lira_log_field fms(const char *k, int64_t ns)
+{
+    return (lira_log_field){.key = k, .type = LIRA_LOGF_NUM,
+                            .d = (double)(ns / 1000) / 1000.0};
+}
+
+/* The fields every line about a call starts with. */
+static size_t call_fields(const lira_tel_call *tc, lira_log_field *f)
+{
+    size_t n = 0;
+    f[n++] = fstr("client", or_unknown(tc->client), LIRA_LOGF_DEDUPE);
+    f[n++] = fstr("method", tc->method, LIRA_LOGF_DEDUPE);
+    f[n++] = (lira_log_field){.key = tc->url ? "url" : NULL, .type = LIRA_LOGF_URL,
+                              .s = tc->url, .len = SIZE_MAX};
+    f[n++] = fstr("endpoint", tc->endpoint, LIRA_LOGF_DEDUPE);
+    return n;
+}
+
+static size_t id_fields(const lira_tel_call *tc, lira_log_field *f)
+{
+    size_t n = 0;
+    f[n++] = fstr("request_id", tc->request_id, 0);
+    f[n++] = fstr("correlation_id", tc->correlation_id, 0);
+    f[n++] = fstr("trace_id", tc->trace_id, 0);
+    f[n++] = fstr("span_id", tc->span_id, 0);
+    return n;
+}
+
+/* ------------------------------------------------------------ events */
+
+void lira_telemetry_call_start(lira_telemetry *t, lira_tel_call *tc, int64_t now, int64_t wall)
+{
+    if (!t || !tc)
+        return;
+    tc->start_ns = now;
+    tc->started = 1;
+    tc->trace_id[0] = tc->span_id[0] = '\0';
+    tc->trace = NULL;
+    memcpy(tc->correlation_id, t->correlation_id, strlen(t->correlation_id) + 1);
+    host_of(tc->url, tc->server_address, sizeof tc->server_address);
+    if (t->has_sink && t->sink.call_start)
+        t->sink.call_start(t->sink.ud, tc, now, wall);
+    if (!t->metrics_off) {
+        const char *c = or_unknown(tc->client);
+        bump(t, M_IN_FLIGHT, &c, 1, 1);
+    }
+}
+
+void lira_telemetry_attempt_start(lira_telemetry *t, lira_tel_call *tc, int attempt,
+                                  int64_t now, int64_t wall, char *traceparent, size_t cap)
+{
+    if (traceparent && cap)
+        traceparent[0] = '\0';
+    if (t && tc && t->has_sink && t->sink.attempt_start)
+        t->sink.attempt_start(t->sink.ud, tc, attempt, now, wall, traceparent, cap);
+}
+
+static void attempt_metrics(lira_telemetry *t, lira_tel_call *tc, const lira_call_attempt *a)
+{
+    const lira_http_response *res = a->res;
+    char code[12] = "";
+    const char *err = "";
+    if (res && res->failure == LIRA_FAIL_NONE)
+        snprintf(code, sizeof code, "%d", res->status);
+    else
+        err = res ? lira_failure_name(res->failure) : "transport";
+    const char *hv[4] = {tc->method ? tc->method : "_OTHER", code, tc->server_address, err};
+    observe(t, M_HTTP_DURATION, hv, 4, a->duration_ns);
+    const char *ce[3] = {or_unknown(tc->client), tc->endpoint ? tc->endpoint : "", NULL};
+    bump(t, M_ATTEMPTS, ce, 2, 1);
+    if (a->retry_reason != LIRA_RR_NONE) {
+        ce[2] = lira_retry_reason_name(a->retry_reason);
+        bump(t, M_RETRIES, ce, 3, 1);
+    }
+}
+
+void lira_telemetry_attempt_end(lira_telemetry *t, lira_tel_call *tc,
+                                const lira_call_attempt *a, int64_t now, int64_t wall)
+{
+    if (!t || !tc || !a)
+        return;
+    if (t->has_sink && t->sink.attempt_end)
+        t->sink.attempt_end(t->sink.ud, tc, a, now, wall);
+    if (!t->metrics_off)
+        attempt_metrics(t, tc, a);
+    if (!lira_log_enabled(t->log, LIRA_LOG_DEBUG))
+        return;
+    lira_log_field f[16];
+    size_t n = call_fields(tc, f);
+    const lira_http_response *res = a->res;
+    f[n++] = fint("attempt", a->attempt, 0);
+    f[n++] = fint(res && res->status ? "status" : NULL, res ? res->status : 0, 0);
+    f[n++] = fms("latency_ms", a->duration_ns);
+    n += id_fields(tc, f + n);
+    f[n++] = fstr("error", res && res->failure != LIRA_FAIL_NONE ?
+                  lira_failure_name(res->failure) : NULL, 0);
+    f[n++] = fstr("retry_reason", a->retry_reason != LIRA_RR_NONE ?
+                  lira_retry_reason_name(a->retry_reason) : NULL, 0);
+    if (a->next_delay_ns >= 0)
+        f[n++] = fms("next_delay_ms", a->next_delay_ns);
+    lira_log_write(t->log, LIRA_LOG_DEBUG, now, wall, "attempt", f, n);
+}
+
+static void call_metrics(lira_telemetry *t, lira_tel_call *tc, const lira_call_result *r,
+                         int64_t now)
+{
+    const char *c = or_unknown(tc->client);
+    bump(t, M_IN_FLIGHT, &c, 1, -1);
+    char sc[5];
+    status_class(r->res ? r->res->status : 0, sc);
+    const char *v[3] = {c, tc->endpoint ? tc->endpoint : "", sc};
+    bump(t, M_REQUESTS, v, 3, 1);
+    observe(t, M_CALL_DURATION, v, 2, now - tc->start_ns);
+    if (r->kind != LIRA_KIND_NONE) {
+        v[2] = lira_error_kind_name(r->kind);
+        bump(t, M_ERRORS, v, 3, 1);
+    }
+}
+
+void lira_telemetry_call_end(lira_telemetry *t, lira_tel_call *tc, const lira_call_result *r,
+                             int64_t now, int64_t wall)
+{
+    if (!t || !tc || !r || !tc->started)
+        return;
+    tc->started = 0;
+    if (t->has_sink && t->sink.call_end)
+        t->sink.call_end(t->sink.ud, tc, r, now, wall);
+    if (!t->metrics_off)
+        call_metrics(t, tc, r, now);
+    int status = r->res ? r->res->status : r->status;
+    int failed = r->kind != LIRA_KIND_NONE || status >= 500;
+    lira_log_level lv = failed ? LIRA_LOG_WARN : LIRA_LOG_INFO;
+    if (!lira_log_enabled(t->log, lv))
+        return;
+    lira_log_field f[16];
+    size_t n = call_fields(tc, f);
+    f[n++] = fint(status ? "status" : NULL, status, LIRA_LOGF_DEDUPE);
+    f[n++] = fint("attempts", r->attempts, 0);
+    f[n++] = fms("latency_ms", now - tc->start_ns);
+    n += id_fields(tc, f + n);
+    const char *kind = r->kind != LIRA_KIND_NONE ? lira_error_kind_name(r->kind) : NULL;
+    f[n++] = fstr("error", kind, LIRA_LOGF_DEDUPE);
+    f[n++] = fstr("retry_reason", r->last_retry_reason != LIRA_RR_NONE ?
+                  lira_retry_reason_name(r->last_retry_reason) : NULL, 0);
+    f[n++] = fstr("stop", failed && r->stop != LIRA_STOP_NONE ?
+                  lira_stop_reason_name(r->stop) : NULL, 0);
+    lira_log_write(t->log, lv, now, wall, failed ? "call failed" : "call", f, n);
+}
+
+void lira_telemetry_breaker_transition(lira_telemetry *t, const char *client,
+                                       lira_breaker_state from, lira_breaker_state to,
+                                       int64_t now, int64_t wall)
+{
+    if (!t)
+        return;
+    client = or_unknown(client);
+    const char *fs = lira_breaker_state_name(from), *ts = lira_breaker_state_name(to);
+    if (!t->metrics_off) {
+        gauge(t, M_BREAKER_STATE, client, (double)to);
+        const char *v[3] = {client, fs, ts};
+        bump(t, M_BREAKER_TRANSITIONS, v, 3, 1);
+    }
+    lira_log_field f[3] = {fstr("client", client, LIRA_LOGF_DEDUPE),
+                           fstr("from", fs, LIRA_LOGF_DEDUPE), fstr("to", ts, LIRA_LOGF_DEDUPE)};
+    lira_log_level lv = to == LIRA_BREAKER_CLOSED ? LIRA_LOG_INFO : LIRA_LOG_WARN;
+    lira_log_write(t->log, lv, now, wall, "breaker transition", f, 3);
+}
+
+void lira_telemetry_breaker_state(lira_telemetry *t, const char *client, lira_breaker_state s)
+{
+    if (t && !t->metrics_off)
+        gauge(t, M_BREAKER_STATE, or_unknown(client), (double)s);
+}
+
+void lira_telemetry_limiter_wait(lira_telemetry *t, const char *client, int64_t wait_ns,
+                                 double tokens)
+{
+    if (!t || t->metrics_off)
+        return;
+    client = or_unknown(client);
+    observe(t, M_LIMITER_WAIT, &client, 1, wait_ns);
+    if (tokens >= 0)
+        gauge(t, M_LIMITER_TOKENS, client, tokens);
+}
+
+void lira_telemetry_budget_refused(lira_telemetry *t, const char *client)
+{
+    if (!t || t->metrics_off)
+        return;
+    client = or_unknown(client);
+    bump(t, M_BUDGET_REFUSALS, &client, 1, 1);
+}
+
+int lira_telemetry_log_user(lira_telemetry *t, lira_log_level lv, const char *msg,
+                            const lira_log_field *fields, size_t n, int64_t now, int64_t wall)
+{
+    if (!t || !msg || (n && !fields) || n > MAX_USER_FIELDS)
+        return LIRA_EINVAL;
+    if (!lira_log_enabled(t->log, lv))
+        return LIRA_EDENIED;
+    lira_log_field f[MAX_USER_FIELDS + 3];
+    for (size_t i = 0; i < n; i++) {
+        f[i] = fields[i];
+        f[i].flags = (unsigned char)(f[i].flags | LIRA_LOGF_CHECK);
+    }
+    char tid[LIRA_TRACE_ID_HEX_SIZE] = "", sid[LIRA_SPAN_ID_HEX_SIZE] = "";
+    if (t->has_sink && t->sink.current)
+        t->sink.current(t->sink.ud, tid, sid);
+    f[n++] = fstr("correlation_id", t->correlation_id, 0);
+    f[n++] = fstr("trace_id", tid, 0);
+    f[n++] = fstr("span_id", sid, 0);
+    return lira_log_write(t->log, lv, now, wall, msg, f, n);
+}
+
+static void counter_to(lira_telemetry *t, int which, const char *const *v, size_t n,
+                       uint64_t total)
+{
+    lira_series *s;
+    if (lira_metric_series(t->m[which], v, n, &s) == LIRA_OK &&
+        (double)total > lira_series_value(s))
+        lira_series_add(s, (double)total - lira_series_value(s));
+}
+
+void lira_telemetry_collect(lira_telemetry *t)
+{
+    if (!t)
+        return;
+    lira_log_stats st;
+    lira_log_get_stats(t->log, &st);
+    counter_to(t, M_LOG_LINES, NULL, 0, st.lines);
+    counter_to(t, M_LOG_SUPPRESSED, NULL, 0, st.suppressed);
+}

@@ -1,0 +1,319 @@
+/* test_log.c — log lines: exact JSON, escaping, redaction, levels, rate
+ * limiting on an injected clock, truncation, the text format, reopen. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "log.h"
+#include "status.h"
+
+#define SEC INT64_C(1000000000)
+#define WALL (INT64_C(1700000000) * SEC + INT64_C(123456789))   /* 2023-11-14T22:13:20.123Z */
+
+static char tmpl[64];
+
+/* A log writing to a fresh temporary file. */
+static lira_log *open_tmp(lira_log_options *o)
+{
+    snprintf(tmpl, sizeof tmpl, "/tmp/lira_test_log_XXXXXX");
+    int fd = mkstemp(tmpl);
+    close(fd);
+    o->path = tmpl;
+    lira_log *l = NULL;
+    CHECK_EQ(lira_log_new(o, &l), LIRA_OK);
+    return l;
+}
+
+static char *slurp(void)
+{
+    static char buf[1 << 16];
+    FILE *f = fopen(tmpl, "rb");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void done(lira_log *l)
+{
+    lira_log_free(l);
+    unlink(tmpl);
+}
+
+static lira_log_field s_(const char *k, const char *v)
+{
+    return (lira_log_field){.key = k, .type = LIRA_LOGF_STR, .s = v, .len = SIZE_MAX};
+}
+
+static void test_ts(void)
+{
+    char b[32];
+    CHECK_EQ(lira_log_format_ts(0, b, sizeof b), LIRA_OK);
+    CHECK_STR(b, "1970-01-01T00:00:00.000Z");
+    CHECK_EQ(lira_log_format_ts(WALL, b, sizeof b), LIRA_OK);
+    CHECK_STR(b, "2023-11-14T22:13:20.123Z");
+    CHECK_EQ(lira_log_format_ts(INT64_C(951782400) * SEC, b, sizeof b), LIRA_OK);
+    CHECK_STR(b, "2000-02-29T00:00:00.000Z");   /* a leap day */
+    CHECK_EQ(lira_log_format_ts(-1, b, sizeof b), LIRA_EINVAL);
+    CHECK_EQ(lira_log_format_ts(0, b, 24), LIRA_EINVAL);
+}
+
+static void test_json_line_exact(void)
+{
+    lira_log_options o;
+    lira_log_options_default(&o);
+    lira_log *l = open_tmp(&o);
+    lira_log_field f[] = {
+        s_("client", "shop"),
+        {.key = "status", .type = LIRA_LOGF_INT, .i = 200},
+        {.key = "latency_ms", .type = LIRA_LOGF_NUM, .d = 12.5},
+        {.key = "ok", .type = LIRA_LOGF_BOOL, .i = 1},
+        {.key = "nan", .type = LIRA_LOGF_NUM, .d = NAN},
+        {.key = NULL, .type = LIRA_LOGF_STR, .s = "skipped"},
+        {.key = "absent", .type = LIRA_LOGF_STR, .s = NULL},
+        {.key = "obj", .type = LIRA_LOGF_JSON, .s = "{\"a\":[1,2]}", .len = SIZE_MAX},
+    };
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "call", f, 8), LIRA_OK);
+    CHECK_STR(slurp(), "{\"ts\":\"2023-11-14T22:13:20.123Z\",\"level\":\"info\",\"msg\":\"call\","
+                       "\"client\":\"shop\",\"status\":200,\"latency_ms\":12.5,\"ok\":true,"
+                       "\"nan\":null,\"obj\":{\"a\":[1,2]}}\n");
+    done(l);
+}
+
+static void test_numbers(void)
+{
+    lira_log_options o;
+    lira_log_options_default(&o);
+    lira_log *l = open_tmp(&o);
+    const double d[] = {12.345, 0.001, 250, -0.5, -1.25, 1.0 / 3, 1e20, 0.1 + 0.2};
+    lira_log_field f[9];
+    const char *k[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+    for (int i = 0; i < 8; i++)
+        f[i] = (lira_log_field){.key = k[i], .type = LIRA_LOGF_NUM, .d = d[i]};
+    f[8] = (lira_log_field){.key = "i", .type = LIRA_LOGF_INT, .i = INT64_MIN};
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "n", f, 9), LIRA_OK);
+    CHECK(strstr(slurp(), "\"a\":12.345,\"b\":0.001,\"c\":250,\"d\":-0.5,\"e\":-1.25,"
+                          "\"f\":0.333333333333333,\"g\":1e+20,\"h\":0.3,"
+                          "\"i\":-9223372036854775808}"));
+    done(l);
+}
+
+static void test_escaping(void)
+{
+    lira_log_options o;
+    lira_log_options_default(&o);
+    lira_log *l = open_tmp(&o);
+    /* quote, backslash, newline, tab, a control byte, valid UTF-8 (é, 😀),
+     * and invalid bytes (a lone continuation, a truncated sequence, an
+     * overlong '/', a surrogate) */
+    const char v[] = "a\"b\\c\nd\te\x01" "f\xc3\xa9\xf0\x9f\x98\x80g\x80h\xe2\x82" "i\xc0\xafj"
+                     "\xed\xa0\x80k";
+    lira_log_field f[] = {{.key = "k\"ey", .type = LIRA_LOGF_STR, .s = v, .len = sizeof v - 1},
+                          {.key = "nul", .type = LIRA_LOGF_STR, .s = "x\0y", .len = 3}};
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "m\n", f, 2), LIRA_OK);
+    const char *want = "{\"ts\":\"2023-11-14T22:13:20.123Z\",\"level\":\"info\",\"msg\":\"m\\n\","
+                       "\"k\\\"ey\":\"a\\\"b\\\\c\\nd\\te\\u0001f\xc3\xa9\xf0\x9f\x98\x80g\\ufffdh"
+                       "\\ufffd\\ufffdi\\ufffd\\ufffdj\\ufffd\\ufffd\\ufffdk\","
+                       "\"nul\":\"x\\u0000y\"}\n";
+    CHECK_STR(slurp(), want);
+    done(l);
+}
+
+static void test_redaction(void)
+{
+    lira_log_options o;
+    lira_log_options_default(&o);
+    const char *deny[] = {"X-Shop-Key"};
+    o.deny = deny;
+    o.ndeny = 1;
+    lira_log *l = open_tmp(&o);
+    lira_log_field f[] = {
+        {.key = "url", .type = LIRA_LOGF_URL,
+         .s = "https://bob:hunter2@api.example/x?access_token=S3CRET1&page=2", .len = SIZE_MAX},
+        {.key = "authorization", .type = LIRA_LOGF_STR, .flags = LIRA_LOGF_CHECK,
+         .s = "Bearer S3CRET2", .len = SIZE_MAX},
+        {.key = "x-shop-key", .type = LIRA_LOGF_STR, .flags = LIRA_LOGF_CHECK, .s = "S3CRET3",
+         .len = SIZE_MAX},
+        {.key = "callback_url", .type = LIRA_LOGF_STR, .flags = LIRA_LOGF_CHECK,
+         .s = "https://h/cb?sig=S3CRET4", .len = SIZE_MAX},
+        {.key = "cookie", .type = LIRA_LOGF_INT, .flags = LIRA_LOGF_CHECK, .i = 424242},
+        {.key = "order", .type = LIRA_LOGF_STR, .flags = LIRA_LOGF_CHECK, .s = "o-1",
+         .len = SIZE_MAX},
+    };
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "x", f, 6), LIRA_OK);
+    const char *out = slurp();
+    CHECK(!strstr(out, "S3CRET"));
+    CHECK(!strstr(out, "hunter2"));
+    CHECK(!strstr(out, "424242"));
+    CHECK(strstr(out, "\"url\":\"https://REDACTED@api.example/x?access_token=REDACTED&page=2\""));
+    CHECK(strstr(out, "\"authorization\":\"REDACTED\""));
+    CHECK(strstr(out, "\"x-shop-key\":\"REDACTED\""));
+    CHECK(strstr(out, "\"callback_url\":\"https://h/cb?sig=REDACTED\""));
+    CHECK(strstr(out, "\"order\":\"o-1\""));
+    done(l);
+}
+
+static void test_levels(void)
+{
+    lira_log_options o;
+    lira_log_options_default(&o);
+    o.level = LIRA_LOG_WARN;
+    lira_log *l = open_tmp(&o);
+    CHECK(!lira_log_enabled(l, LIRA_LOG_INFO));
+    CHECK(lira_log_enabled(l, LIRA_LOG_ERROR));
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_DEBUG, 0, WALL, "d", NULL, 0), LIRA_EDENIED);
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "i", NULL, 0), LIRA_EDENIED);
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_WARN, 0, WALL, "w", NULL, 0), LIRA_OK);
+    lira_log_set_level(l, LIRA_LOG_OFF);
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_ERROR, 0, WALL, "e", NULL, 0), LIRA_EDENIED);
+    CHECK_STR(slurp(), "{\"ts\":\"2023-11-14T22:13:20.123Z\",\"level\":\"warn\",\"msg\":\"w\"}\n");
+    lira_log_level lv;
+    CHECK_EQ(lira_log_level_parse("WARNING", &lv), LIRA_OK);
+    CHECK_EQ(lv, LIRA_LOG_WARN);
+    CHECK_EQ(lira_log_level_parse("Debug", &lv), LIRA_OK);
+    CHECK_EQ(lv, LIRA_LOG_DEBUG);
+    CHECK_EQ(lira_log_level_parse("loud", &lv), LIRA_EPARSE);
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_OFF, 0, WALL, "e", NULL, 0), LIRA_EINVAL);
+    done(l);
+}
+
+static int count_lines(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+static void test_rate_limit(void)
+{
+    lira_log_options o;
+    lira_log_options_default(&o);   /* 5 per 10 s per key */
+    lira_log *l = open_tmp(&o);
+    lira_log_field a[] = {{.key = "client", .type = LIRA_LOGF_STR, .flags = LIRA_LOGF_DEDUPE,
+                           .s = "shop", .len = SIZE_MAX},
+                          {.key = "request_id", .type = LIRA_LOGF_STR, .s = "r", .len = 1}};
+    lira_log_field b[] = {{.key = "client", .type = LIRA_LOGF_STR, .flags = LIRA_LOGF_DEDUPE,
+                           .s = "crm", .len = SIZE_MAX}};
+    int written = 0;
+    for (int i = 0; i < 10000; i++)   /* request_id differs, but is not in the key */
+        written += lira_log_write(l, LIRA_LOG_WARN, i * 1000, WALL, "call failed", a, 2) ==
+                   LIRA_OK;
+    CHECK_EQ(written, 5);
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_WARN, 0, WALL, "call failed", b, 1), LIRA_OK);
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "call failed", a, 2), LIRA_OK);
+    lira_log_stats st;
+    lira_log_get_stats(l, &st);
+    CHECK_U64(st.suppressed, ==, 9995);
+    /* the next window: the first line says how many were dropped */
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_WARN, 10 * SEC, WALL, "call failed", a, 2), LIRA_OK);
+    const char *out = slurp();
+    CHECK_EQ(count_lines(out, "\n"), 8);
+    CHECK_EQ(count_lines(out, "\"suppressed\":9995}"), 1);
+    done(l);
+}
+
+static void test_rate_limit_bounded_keys(void)
+{
+    lira_log_options o;
+    lira_log_options_default(&o);
+    o.ratelimit_keys = 8;
+    o.ratelimit_burst = 1;
+    lira_log *l = open_tmp(&o);
+    char v[16];
+    lira_log_field f = {.key = "k", .type = LIRA_LOGF_STR, .s = v, .len = SIZE_MAX};
+    for (int i = 0; i < 1000; i++) {   /* 1000 distinct keys through 8 slots */
+        snprintf(v, sizeof v, "%d", i);
+        CHECK_EQ(lira_log_write(l, LIRA_LOG_ERROR, 0, WALL, "e", &f, 1), LIRA_OK);
+    }
+    snprintf(v, sizeof v, "%d", 999);   /* the latest key is remembered */
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_ERROR, 1, WALL, "e", &f, 1), LIRA_EDENIED);
+    done(l);
+}
+
+static void test_truncation(void)
+{
+    lira_log_options o;
+    lira_log_options_default(&o);
+    o.max_line = 512;
+    lira_log *l = open_tmp(&o);
+    char big[1000];
+    memset(big, 'x', sizeof big);
+    lira_log_field f[] = {s_("a", "1"), {.key = "big", .type = LIRA_LOGF_STR, .s = big,
+                                         .len = sizeof big}, s_("b", "2")};
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "t", f, 3), LIRA_OK);
+    CHECK_STR(slurp(), "{\"ts\":\"2023-11-14T22:13:20.123Z\",\"level\":\"info\",\"msg\":\"t\","
+                       "\"a\":\"1\",\"b\":\"2\",\"truncated\":true}\n");
+    lira_log_stats st;
+    lira_log_get_stats(l, &st);
+    CHECK_U64(st.truncated, ==, 1);
+    done(l);
+}
+
+static void test_text_format(void)
+{
+    lira_log_options o;
+    lira_log_options_default(&o);
+    o.format = LIRA_LOG_TEXT;
+    lira_log *l = open_tmp(&o);
+    lira_log_field f[] = {s_("client", "shop"), s_("note", "two words"),
+                          {.key = "status", .type = LIRA_LOGF_INT, .i = 503}};
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_WARN, 0, WALL, "call failed", f, 3), LIRA_OK);
+    CHECK_STR(slurp(), "2023-11-14T22:13:20.123Z WARN  call failed client=shop "
+                       "note=\"two words\" status=503\n");
+    done(l);
+}
+
+static void test_reopen_and_options(void)
+{
+    lira_log_options o;
+    lira_log_options_default(&o);
+    lira_log *l = open_tmp(&o);
+    char moved[80];
+    snprintf(moved, sizeof moved, "%s.1", tmpl);
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "before", NULL, 0), LIRA_OK);
+    CHECK_EQ(rename(tmpl, moved), 0);   /* logrotate */
+    CHECK_EQ(lira_log_reopen(l), LIRA_OK);
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "after", NULL, 0), LIRA_OK);
+    CHECK(strstr(slurp(), "\"after\"") && !strstr(slurp(), "\"before\""));
+    unlink(moved);
+    done(l);
+
+    lira_log_options_default(&o);
+    o.max_line = 10;
+    CHECK_EQ(lira_log_new(&o, &l), LIRA_EINVAL);
+    lira_log_options_default(&o);
+    o.path = "/nonexistent-dir/x.log";
+    CHECK_EQ(lira_log_new(&o, &l), LIRA_ESTATE);
+    setenv("LIRA_LOG_LEVEL", "error", 1);
+    setenv("LIRA_LOG_FORMAT", "text", 1);
+    CHECK_EQ(lira_log_options_from_env(&o), LIRA_OK);
+    CHECK_EQ(o.level, LIRA_LOG_ERROR);
+    CHECK_EQ(o.format, LIRA_LOG_TEXT);
+    setenv("LIRA_LOG_LEVEL", "chatty", 1);
+    CHECK_EQ(lira_log_options_from_env(&o), LIRA_EPARSE);
+    CHECK_EQ(o.level, LIRA_LOG_INFO);
+    unsetenv("LIRA_LOG_LEVEL");
+    unsetenv("LIRA_LOG_FORMAT");
+    CHECK_EQ(lira_log_write(NULL, LIRA_LOG_INFO, 0, 0, "x", NULL, 0), LIRA_EINVAL);
+}
+
+int main(void)
+{
+    RUN(test_ts);
+    RUN(test_json_line_exact);
+    RUN(test_numbers);
+    RUN(test_escaping);
+    RUN(test_redaction);
+    RUN(test_levels);
+    RUN(test_rate_limit);
+    RUN(test_rate_limit_bounded_keys);
+    RUN(test_truncation);
+    RUN(test_text_format);
+    RUN(test_reopen_and_options);
+    return check_summary();
+}

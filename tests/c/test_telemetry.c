@@ -1,0 +1,331 @@
+/* test_telemetry.c — the hub: pipeline events -> log lines and metrics;
+ * secrets never reach the output; the sink's hook order; bounded output
+ * under a burst of failing calls; promtool on the real exposition. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "status.h"
+#include "telemetry.h"
+
+#define MS INT64_C(1000000)
+#define WALL (INT64_C(1700000000) * INT64_C(1000000000))
+#define SECRET "tok_LIVE_9f8e7d"
+
+static char path[64];
+
+static lira_telemetry *hub(lira_log_level lv)
+{
+    snprintf(path, sizeof path, "/tmp/lira_test_tel_XXXXXX");
+    close(mkstemp(path));
+    lira_telemetry_options o;
+    lira_telemetry_options_default(&o);
+    o.log.path = path;
+    o.log.level = lv;
+    o.log.format = LIRA_LOG_JSON;
+    lira_telemetry *t = NULL;
+    CHECK_EQ(lira_telemetry_new(&o, &t), LIRA_OK);
+    return t;
+}
+
+static char *slurp(const char *p)
+{
+    static char buf[1 << 20];
+    FILE *f = fopen(p, "rb");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+static int count(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+static lira_http_response *resp(int status, lira_failure fail)
+{
+    lira_http_response *r = lira_http_response_new();
+    r->status = status;
+    r->failure = fail;
+    return r;
+}
+
+static void setup_call(lira_tel_call *tc)
+{
+    memset(tc, 0, sizeof *tc);
+    tc->client = "shop";
+    tc->method = "GET";
+    tc->url = "https://user:pw@api.shop.example:8443/orders/42?access_token=" SECRET "&x=1";
+    tc->endpoint = "/orders/{id}";
+    tc->request_id = "req-1";
+}
+
+/* One call: 503 (retried), then 200. */
+static void run_ok_call(lira_telemetry *t, int64_t at)
+{
+    lira_tel_call tc;
+    setup_call(&tc);
+    lira_telemetry_call_start(t, &tc, at, WALL);
+    lira_telemetry_limiter_wait(t, "shop", 2 * MS, 9);
+    lira_http_response *r1 = resp(503, LIRA_FAIL_NONE), *r2 = resp(200, LIRA_FAIL_NONE);
+    lira_call_attempt a1 = {1, r1, at, 30 * MS, LIRA_RR_STATUS_5XX, 200 * MS};
+    lira_telemetry_attempt_end(t, &tc, &a1, at + 30 * MS, WALL);
+    lira_call_attempt a2 = {2, r2, at + 230 * MS, 20 * MS, LIRA_RR_NONE, -1};
+    lira_telemetry_attempt_end(t, &tc, &a2, at + 250 * MS, WALL);
+    lira_call_result res = {.res = r2, .kind = LIRA_KIND_NONE, .attempts = 2,
+                            .stop = LIRA_STOP_SUCCESS, .last_retry_reason = LIRA_RR_STATUS_5XX,
+                            .status = 200};
+    lira_telemetry_call_end(t, &tc, &res, at + 250 * MS, WALL);
+    lira_http_response_free(r1);
+    lira_http_response_free(r2);
+}
+
+static void run_failed_call(lira_telemetry *t, int64_t at, const char *endpoint)
+{
+    lira_tel_call tc;
+    setup_call(&tc);
+    tc.endpoint = endpoint;
+    lira_telemetry_call_start(t, &tc, at, WALL);
+    lira_http_response *r1 = resp(0, LIRA_FAIL_TIMEOUT);
+    lira_call_attempt a1 = {1, r1, at, 1000 * MS, LIRA_RR_NONE, -1};
+    lira_telemetry_attempt_end(t, &tc, &a1, at + 1000 * MS, WALL);
+    lira_telemetry_budget_refused(t, "shop");
+    lira_call_result res = {.kind = LIRA_KIND_BUDGET, .attempts = 1, .stop = LIRA_STOP_BUDGET,
+                            .last_retry_reason = LIRA_RR_TIMEOUT};
+    lira_telemetry_call_end(t, &tc, &res, at + 1000 * MS, WALL);
+    lira_http_response_free(r1);
+}
+
+static void test_call_lines(void)
+{
+    lira_telemetry *t = hub(LIRA_LOG_DEBUG);
+    lira_telemetry_set_correlation_id(t, "order-sync-7");
+    run_ok_call(t, 0);
+    run_failed_call(t, 0, "/orders/{id}");
+    const char *out = slurp(path);
+    CHECK(!strstr(out, SECRET));
+    CHECK(!strstr(out, "pw@"));
+    CHECK_EQ(count(out, "\n"), 5);   /* 3 attempts at debug, 2 calls */
+    CHECK(strstr(out, "\"level\":\"info\",\"msg\":\"call\",\"client\":\"shop\",\"method\":\"GET\","
+                      "\"url\":\"https://REDACTED@api.shop.example:8443/orders/42?access_token="
+                      "REDACTED&x=1\",\"endpoint\":\"/orders/{id}\",\"status\":200,"
+                      "\"attempts\":2,\"latency_ms\":250,\"request_id\":\"req-1\","
+                      "\"correlation_id\":\"order-sync-7\",\"retry_reason\":\"status_5xx\"}\n"));
+    CHECK(strstr(out, "\"level\":\"debug\",\"msg\":\"attempt\""));
+    CHECK(strstr(out, "\"attempt\":1,\"status\":503,\"latency_ms\":30,"));
+    CHECK(strstr(out, "\"retry_reason\":\"status_5xx\",\"next_delay_ms\":200}"));
+    CHECK(strstr(out, "\"level\":\"warn\",\"msg\":\"call failed\""));
+    CHECK(strstr(out, "\"error\":\"budget\",\"retry_reason\":\"timeout\",\"stop\":\"budget\"}"));
+    lira_telemetry_free(t);
+    unlink(path);
+}
+
+static void test_metrics_after_calls(void)
+{
+    lira_telemetry *t = hub(LIRA_LOG_INFO);
+    run_ok_call(t, 0);
+    run_failed_call(t, 0, "/orders/{id}");
+    lira_telemetry_breaker_transition(t, "shop", LIRA_BREAKER_CLOSED, LIRA_BREAKER_OPEN, 0, WALL);
+    lira_telemetry_collect(t);
+    char *m = NULL;
+    CHECK_EQ(lira_metrics_text(lira_telemetry_metrics(t), &m, NULL), LIRA_OK);
+    CHECK(!strstr(m, SECRET));
+    const char *want[] = {
+        "lira_client_requests_total{client=\"shop\",endpoint=\"/orders/{id}\","
+        "status_class=\"2xx\"} 1\n",
+        "lira_client_requests_total{client=\"shop\",endpoint=\"/orders/{id}\","
+        "status_class=\"none\"} 1\n",
+        "lira_client_errors_total{client=\"shop\",endpoint=\"/orders/{id}\",kind=\"budget\"} 1\n",
+        "lira_client_attempts_total{client=\"shop\",endpoint=\"/orders/{id}\"} 3\n",
+        "lira_client_retries_total{client=\"shop\",endpoint=\"/orders/{id}\","
+        "reason=\"status_5xx\"} 1\n",
+        "lira_client_in_flight{client=\"shop\"} 0\n",
+        "lira_breaker_state{client=\"shop\"} 1\n",
+        "lira_breaker_transitions_total{client=\"shop\",from=\"closed\",to=\"open\"} 1\n",
+        "lira_limiter_tokens{client=\"shop\"} 9\n",
+        "lira_limiter_wait_seconds_count{client=\"shop\"} 1\n",
+        "lira_retry_budget_refusals_total{client=\"shop\"} 1\n",
+        "http_client_request_duration_seconds_bucket{http_request_method=\"GET\","
+        "http_response_status_code=\"503\",server_address=\"api.shop.example\","
+        "error_type=\"\",le=\"0.05\"} 1\n",
+        "http_client_request_duration_seconds_count{http_request_method=\"GET\","
+        "http_response_status_code=\"\",server_address=\"api.shop.example\","
+        "error_type=\"timeout\"} 1\n",
+        "lira_client_call_duration_seconds_sum{client=\"shop\",endpoint=\"/orders/{id}\"} 1.25\n",
+        "lira_log_lines_total 3\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(m, want[i]))
+            CHECK_FAIL_("missing: %s", want[i]);
+    /* promtool, when installed, checks the real exposition */
+    if (system("command -v promtool >/dev/null 2>&1") == 0) {
+        char mp[80];
+        snprintf(mp, sizeof mp, "%s.prom", path);
+        FILE *f = fopen(mp, "w");
+        fputs(m, f);
+        fclose(f);
+        char cmd[200];
+        snprintf(cmd, sizeof cmd, "promtool check metrics < %s", mp);
+        CHECK_EQ(system(cmd), 0);
+        unlink(mp);
+    }
+    free(m);
+    lira_telemetry_free(t);
+    unlink(path);
+}
+
+static void test_burst_bounded(void)
+{
+    lira_telemetry_options o;
+    lira_telemetry_options_default(&o);
+    snprintf(path, sizeof path, "/tmp/lira_test_tel_XXXXXX");
+    close(mkstemp(path));
+    o.log.path = path;
+    o.log.level = LIRA_LOG_INFO;
+    o.metrics.max_series = 50;
+    lira_telemetry *t;
+    CHECK_EQ(lira_telemetry_new(&o, &t), LIRA_OK);
+    char ep[32];
+    for (int i = 0; i < 10000; i++) {   /* 10 000 failing calls over 20 s */
+        snprintf(ep, sizeof ep, "/items/%d", i % 20);   /* 20 endpoints */
+        run_failed_call(t, i * 2 * MS, ep);
+    }
+    const char *out = slurp(path);
+    /* 5 lines per key per 10 s window: 20 keys x 5 lines x 2 windows; the
+     * second window's first line per key says how many were dropped */
+    CHECK_INT(count(out, "\n"), <=, 20 * 5 * 2);
+    CHECK_EQ(count(out, "\"suppressed\":"), 20);
+    char *m = NULL;
+    CHECK_EQ(lira_metrics_text(lira_telemetry_metrics(t), &m, NULL), LIRA_OK);
+    CHECK_INT(strlen(m), <, 200000);
+    free(m);
+    lira_telemetry_free(t);
+    unlink(path);
+}
+
+/* ------------------------------------------------------------ the sink */
+
+static char order[64];
+
+static void s_call_start(void *ud, lira_tel_call *tc, int64_t now, int64_t wall)
+{
+    (void)ud, (void)now, (void)wall;
+    strcat(order, "S");
+    snprintf(tc->trace_id, sizeof tc->trace_id, "%032x", 0xabc);
+    snprintf(tc->span_id, sizeof tc->span_id, "%016x", 0x1);
+}
+
+static void s_attempt_start(void *ud, lira_tel_call *tc, int attempt, int64_t now, int64_t wall,
+                            char *tp, size_t cap)
+{
+    (void)ud, (void)now, (void)wall;
+    strcat(order, "a");
+    snprintf(tp, cap, "00-%s-%016x-01", tc->trace_id, attempt);
+}
+
+static void s_attempt_end(void *ud, lira_tel_call *tc, const lira_call_attempt *a, int64_t now,
+                          int64_t wall)
+{
+    (void)ud, (void)tc, (void)a, (void)now, (void)wall;
+    strcat(order, "A");
+}
+
+static void s_call_end(void *ud, lira_tel_call *tc, const lira_call_result *r, int64_t now,
+                       int64_t wall)
+{
+    (void)ud, (void)tc, (void)r, (void)now, (void)wall;
+    strcat(order, "E");
+}
+
+static void s_current(void *ud, char *tid, char *sid)
+{
+    (void)ud;
+    snprintf(tid, LIRA_TRACE_ID_HEX_SIZE, "%032x", 0xdef);
+    snprintf(sid, LIRA_SPAN_ID_HEX_SIZE, "%016x", 0x2);
+}
+
+static void s_destroy(void *ud)
+{
+    (void)ud;
+    strcat(order, "D");
+}
+
+static void test_sink(void)
+{
+    lira_telemetry *t = hub(LIRA_LOG_INFO);
+    lira_telemetry_sink s = {NULL, s_call_start, s_attempt_start, s_attempt_end, s_call_end,
+                             s_current, s_destroy};
+    order[0] = '\0';
+    CHECK_EQ(lira_telemetry_set_sink(t, &s), LIRA_OK);
+    lira_tel_call tc;
+    setup_call(&tc);
+    lira_telemetry_call_start(t, &tc, 0, WALL);
+    char tp[LIRA_TRACEPARENT_STR_SIZE];
+    lira_telemetry_attempt_start(t, &tc, 1, 0, WALL, tp, sizeof tp);
+    CHECK_STR(tp, "00-00000000000000000000000000000abc-0000000000000001-01");
+    lira_http_response *r = resp(204, LIRA_FAIL_NONE);
+    lira_call_attempt a = {1, r, 0, MS, LIRA_RR_NONE, -1};
+    lira_telemetry_attempt_end(t, &tc, &a, MS, WALL);
+    lira_call_result res = {.res = r, .attempts = 1, .stop = LIRA_STOP_SUCCESS, .status = 204};
+    lira_telemetry_call_end(t, &tc, &res, MS, WALL);
+    lira_telemetry_call_end(t, &tc, &res, MS, WALL);   /* a second end is ignored */
+    lira_log_field f = {.key = "token", .type = LIRA_LOGF_STR, .s = SECRET, .len = SIZE_MAX};
+    CHECK_EQ(lira_telemetry_log_user(t, LIRA_LOG_INFO, "hello", &f, 1, 0, WALL), LIRA_OK);
+    CHECK_EQ(lira_telemetry_log_user(t, LIRA_LOG_DEBUG, "quiet", NULL, 0, 0, WALL),
+             LIRA_EDENIED);
+    lira_telemetry_free(t);
+    CHECK_STR(order, "SaAED");
+    const char *out = slurp(path);
+    CHECK(!strstr(out, SECRET));
+    CHECK(strstr(out, "\"trace_id\":\"00000000000000000000000000000abc\","
+                      "\"span_id\":\"0000000000000001\"}"));
+    CHECK(strstr(out, "\"msg\":\"hello\",\"token\":\"REDACTED\","
+                      "\"trace_id\":\"00000000000000000000000000000def\""));
+    CHECK_EQ(count(out, "\n"), 2);
+    lira_http_response_free(r);
+    unlink(path);
+}
+
+static void test_engine_slot(void)
+{
+    lira_engine_options eo = {1, 1, 7};
+    lira_engine *e;
+    CHECK_EQ(lira_engine_new(&eo, &e), LIRA_OK);
+    CHECK(lira_telemetry_of(e) == NULL);
+    lira_telemetry *t1 = NULL, *t2 = NULL;
+    CHECK_EQ(lira_telemetry_get(e, &t1), LIRA_OK);
+    CHECK_EQ(lira_telemetry_get(e, &t2), LIRA_OK);
+    CHECK(t1 && t1 == t2 && lira_telemetry_of(e) == t1);
+    lira_telemetry *other = hub(LIRA_LOG_INFO);
+    CHECK_EQ(lira_telemetry_install(e, other), LIRA_ESTATE);
+    lira_telemetry_free(other);
+    unlink(path);
+    CHECK_EQ(lira_telemetry_set_correlation_id(t1, "x"), LIRA_OK);
+    CHECK_STR(lira_telemetry_correlation_id(t1), "x");
+    char longid[200];
+    memset(longid, 'a', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    CHECK_EQ(lira_telemetry_set_correlation_id(t1, longid), LIRA_EINVAL);
+    lira_engine_free(e);   /* frees the hub (ASan/LSan would say otherwise) */
+}
+
+int main(void)
+{
+    unsetenv("LIRA_LOG_LEVEL");
+    unsetenv("LIRA_LOG_FILE");
+    setenv("LIRA_LOG_LEVEL", "off", 1);   /* the engine's own hub stays quiet */
+    RUN(test_call_lines);
+    RUN(test_metrics_after_calls);
+    RUN(test_burst_bounded);
+    RUN(test_sink);
+    RUN(test_engine_slot);
+    return check_summary();
+}
