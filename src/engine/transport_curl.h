@@ -12,13 +12,25 @@
 
 #include "transport.h"
 
+/* A cleartext http:// origin with transfers in flight or queued (see
+ * transport_curl.c: the per-host cap is applied here before curl sees it). */
+typedef struct lira_origin {
+    struct lira_origin *next;
+    long inflight;                /* its transfers inside curl */
+    lira_transfer *qhead, *qtail; /* queued, FIFO (linked through qnext) */
+    size_t klen;
+    char key[];                   /* host[:port], lower case, ":80" dropped */
+} lira_origin;
+
 typedef struct lira_curl {
     lira_transport base;          /* first: a lira_transport * is a lira_curl * */
     CURLM *multi;                 /* one connection cache and DNS cache */
     lira_timer timer;             /* curl's timeout: real and weak */
-    lira_transfer *active;        /* in flight (doubly linked) */
+    lira_transfer *active;        /* in flight or queued (doubly linked) */
     lira_transfer *idle;          /* the pool (singly linked through next) */
     size_t nidle, max_idle;
+    long host_cap;                /* CURLMOPT_MAX_HOST_CONNECTIONS */
+    lira_origin *origins;         /* http:// origins with transfers */
     char *user_agent;             /* the default User-Agent */
     int dispatching;              /* depth of drain_done() on the stack */
     int destroying, destroy_pending;
@@ -32,6 +44,9 @@ struct lira_transfer {
     CURLU *uh;                    /* the request URL, parsed in start() */
     lira_transfer *next, *prev;
     lira_http_response *res;      /* non-NULL exactly while in flight */
+    lira_origin *origin;          /* its http:// origin, or NULL */
+    lira_transfer *qnext;         /* in origin's queue */
+    int queued;                   /* 1 waiting in origin's queue, not in curl */
     lira_http_done_fn done;
     void *ud;
     size_t max_body;
