@@ -217,6 +217,72 @@ int lira_store__bind_blob(sqlite3_stmt *st, int idx, const void *p, size_t len)
     return sqlite3_bind_blob64(st, idx, p, len, SQLITE_STATIC);
 }
 
+static int vbind(sqlite3_stmt *st, const char *types, va_list ap)
+{
+    int src = SQLITE_OK;
+    for (int i = 0; types[i] && src == SQLITE_OK; i++) {
+        const char *text;
+        const void *p;
+        switch (types[i]) {
+        case 't':
+            text = va_arg(ap, const char *);
+            if (text)
+                src = lira_store__bind_text(st, i + 1, text);
+            break;
+        case 'b':
+            p = va_arg(ap, const void *);
+            src = lira_store__bind_blob(st, i + 1, p, va_arg(ap, size_t));
+            break;
+        case 'I':
+            src = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+            break;
+        case 'i':
+            src = sqlite3_bind_int(st, i + 1, va_arg(ap, int));
+            break;
+        case '-':
+            break;   /* bound by the caller, or left NULL: takes no argument */
+        default:
+            src = SQLITE_MISUSE;   /* a typo in a types string, not user input */
+        }
+    }
+    return src;
+}
+
+int lira_store__bind(sqlite3_stmt *st, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    int src = vbind(st, types, ap);
+    va_end(ap);
+    return src;
+}
+
+int lira_store__query(sqlite3_stmt *st, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    int src = vbind(st, types, ap);
+    va_end(ap);
+    return src == SQLITE_OK ? sqlite3_step(st) : src;
+}
+
+int lira_store__run(lira_store *s, int slot, const char *sql, const char *doing,
+                    const char *types, ...)
+{
+    sqlite3_stmt *st = lira_store__stmt(s, slot, sql);
+    if (!st)
+        return s->status;
+    va_list ap;
+    va_start(ap, types);
+    int src = vbind(st, types, ap);
+    va_end(ap);
+    if (src != SQLITE_OK) {
+        lira_store__reset(st);
+        return lira_store__fail(s, src, doing);
+    }
+    return lira_store__exec(s, st, doing);
+}
+
 static void finalize_all(lira_store *s)
 {
     for (int i = 0; i < SQ_COUNT_; i++) {

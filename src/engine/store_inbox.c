@@ -29,33 +29,13 @@ static int event_args(lira_store *s, const lira_store_event_in *ev)
     return rc;
 }
 
-static int bind_route_id(sqlite3_stmt *st, const lira_store_event_in *ev)
-{
-    int src = lira_store__bind_text(st, 1, ev->route);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_text(st, 2, ev->event_id);
-    return src;
-}
-
 static int try_insert(lira_store *s, const lira_store_event_in *ev, int *inserted, int64_t *seq)
 {
-    sqlite3_stmt *st = lira_store__stmt(s, SQ_IN_INSERT,
+    int rc = lira_store__run(s, SQ_IN_INSERT,
         "INSERT INTO inbox(route, event_id, headers, body, received_at, next_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(route, event_id) DO NOTHING");
-    if (!st)
-        return s->status;
-    int src = bind_route_id(st, ev);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_blob(st, 3, ev->headers, ev->headers_len);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_blob(st, 4, ev->body, ev->body_len);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int64(st, 5, ev->received_at_ms);
-    if (src != SQLITE_OK) {
-        lira_store__reset(st);
-        return lira_store__fail(s, src, "storing a webhook");
-    }
-    int rc = lira_store__exec(s, st, "storing a webhook");
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(route, event_id) DO NOTHING",
+        "storing a webhook", "ttbbI", ev->route, ev->event_id, ev->headers, ev->headers_len,
+        ev->body, ev->body_len, ev->received_at_ms);
     *inserted = rc == LIRA_OK && sqlite3_changes(s->db) == 1;
     if (*inserted)
         *seq = sqlite3_last_insert_rowid(s->db);
@@ -70,9 +50,7 @@ static int find_held(lira_store *s, const lira_store_event_in *ev, int64_t *seq,
         "SELECT seq, state, received_at FROM inbox WHERE route = ?1 AND event_id = ?2");
     if (!st)
         return s->status;
-    int src = bind_route_id(st, ev);
-    if (src == SQLITE_OK)
-        src = sqlite3_step(st);
+    int src = lira_store__query(st, "tt", ev->route, ev->event_id);
     if (src == SQLITE_ROW) {
         *seq = sqlite3_column_int64(st, 0);
         *stale = sqlite3_column_int(st, 1) == LIRA_STORE_EV_DONE &&
@@ -87,15 +65,8 @@ static int find_held(lira_store *s, const lira_store_event_in *ev, int64_t *seq,
 
 static int drop(lira_store *s, int64_t seq)
 {
-    sqlite3_stmt *st = lira_store__stmt(s, SQ_IN_DROP, "DELETE FROM inbox WHERE seq = ?1");
-    if (!st)
-        return s->status;
-    int src = sqlite3_bind_int64(st, 1, seq);
-    if (src != SQLITE_OK) {
-        lira_store__reset(st);
-        return lira_store__fail(s, src, "replacing an expired webhook id");
-    }
-    return lira_store__exec(s, st, "replacing an expired webhook id");
+    return lira_store__run(s, SQ_IN_DROP, "DELETE FROM inbox WHERE seq = ?1",
+                           "replacing an expired webhook id", "I", seq);
 }
 
 /* One event inside an open transaction. */
@@ -250,11 +221,7 @@ int lira_store_inbox_due(lira_store *s, const char *route, int64_t now_ms, int l
               "WHERE state = 0 AND next_at <= ?1 ORDER BY seq LIMIT ?2");
     if (!st)
         return s->status;
-    int src = sqlite3_bind_int64(st, 1, now_ms);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int(st, 2, limit);
-    if (src == SQLITE_OK && route)
-        src = lira_store__bind_text(st, 3, route);
+    int src = lira_store__bind(st, "Iit", now_ms, limit, route);
     return each(s, st, src, fn, ud, count, "reading due webhooks");
 }
 
@@ -270,11 +237,7 @@ int lira_store_inbox_list(lira_store *s, int state, int64_t after_seq, int limit
         : lira_store__stmt(s, SQ_IN_LIST_ANY, EVENT_COLS "WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     if (!st)
         return s->status;
-    int src = sqlite3_bind_int64(st, 1, after_seq);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int(st, 2, limit);
-    if (src == SQLITE_OK && state >= 0)
-        src = sqlite3_bind_int(st, 3, state);
+    int src = lira_store__bind(st, state >= 0 ? "Iii" : "Ii", after_seq, limit, state);
     return each(s, st, src, fn, ud, count, "listing webhooks");
 }
 
@@ -303,21 +266,12 @@ int lira_store_inbox_next_due(lira_store *s, int64_t *at_ms)
 
 /* ----------------------------------------------------- delivery state */
 
-/* Run an UPDATE/DELETE bound to (i64 a, i64 b); *changes = rows touched. */
-static int exec2(lira_store *s, int slot, const char *sql, int64_t a, int64_t b,
-                 int64_t *changes, const char *doing)
+/* Run an UPDATE/DELETE bound to (i64 a, i64 b): types "II", or "I" when
+ * the SQL has no ?2; *changes = rows touched. */
+static int exec2(lira_store *s, int slot, const char *sql, const char *types, int64_t a,
+                 int64_t b, int64_t *changes, const char *doing)
 {
-    sqlite3_stmt *st = lira_store__stmt(s, slot, sql);
-    if (!st)
-        return s->status;
-    int src = sqlite3_bind_int64(st, 1, a);
-    if (src == SQLITE_OK && sqlite3_bind_parameter_count(st) >= 2)
-        src = sqlite3_bind_int64(st, 2, b);
-    if (src != SQLITE_OK) {
-        lira_store__reset(st);
-        return lira_store__fail(s, src, doing);
-    }
-    int rc = lira_store__exec(s, st, doing);
+    int rc = lira_store__run(s, slot, sql, doing, types, a, b);
     if (rc == LIRA_OK && changes)
         *changes = sqlite3_changes64(s->db);
     return rc;
@@ -335,7 +289,7 @@ int lira_store_inbox_done(lira_store *s, int64_t seq, int64_t now_ms)
     if (rc)
         return rc;
     int64_t n = 0;
-    rc = exec2(s, SQ_IN_DONE, "UPDATE inbox SET state = 1, done_at = ?2 WHERE seq = ?1",
+    rc = exec2(s, SQ_IN_DONE, "UPDATE inbox SET state = 1, done_at = ?2 WHERE seq = ?1", "II",
                seq, now_ms, &n, "marking a webhook done");
     return rc == LIRA_OK && n == 0 ? no_event(s, seq) : rc;
 }
@@ -352,15 +306,9 @@ static int fail_update(lira_store *s, int64_t seq, const char *error, int64_t ne
     size_t n = error ? strnlen(error, ERROR_TEXT_MAX) : 0;
     while (n > 0 && n == ERROR_TEXT_MAX && ((unsigned char)error[n] & 0xc0) == 0x80)
         n--;   /* do not cut a UTF-8 sequence in half */
-    int src = sqlite3_bind_int64(st, 1, seq);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_text(st, 2, error ? error : "", (int)n, SQLITE_STATIC);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int64(st, 3, next_at_ms);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int(st, 4, max_attempts);
-    if (src == SQLITE_OK)
-        src = sqlite3_step(st);
+    int src = sqlite3_bind_text(st, 2, error ? error : "", (int)n, SQLITE_STATIC);
+    if (src == SQLITE_OK)   /* ?2 is bound above: its length is capped */
+        src = lira_store__query(st, "I-Ii", seq, next_at_ms, max_attempts);
     *state = src == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
     if (src == SQLITE_ROW)
         src = sqlite3_step(st);   /* to DONE, so the change commits here */
@@ -391,9 +339,7 @@ int lira_store_inbox_fail(lira_store *s, int64_t seq, const char *error, int64_t
     sqlite3_stmt *st = lira_store__stmt(s, SQ_IN_STATE, "SELECT 1 FROM inbox WHERE seq = ?1");
     if (!st)
         return s->status;
-    int src = sqlite3_bind_int64(st, 1, seq);
-    if (src == SQLITE_OK)
-        src = sqlite3_step(st);
+    int src = lira_store__query(st, "I", seq);
     lira_store__reset(st);
     if (src == SQLITE_ROW)
         return lira_store__error(s, LIRA_ESTATE, LIRA_STORE_KINVAL,
@@ -412,10 +358,11 @@ int lira_store_inbox_replay(lira_store *s, int64_t seq, int64_t now_ms, int64_t 
     int64_t n = 0;
     if (seq > 0)
         rc = exec2(s, SQ_IN_REPLAY, "UPDATE inbox SET state = 0, attempts = 0, next_at = ?2,"
-                   " last_error = '' WHERE seq = ?1", seq, now_ms, &n, "replaying a webhook");
+                   " last_error = '' WHERE seq = ?1", "II", seq, now_ms, &n,
+                   "replaying a webhook");
     else
         rc = exec2(s, SQ_IN_REPLAY_DEAD, "UPDATE inbox SET state = 0, attempts = 0,"
-                   " next_at = ?1, last_error = '' WHERE state = 2", now_ms, 0, &n,
+                   " next_at = ?1, last_error = '' WHERE state = 2", "I", now_ms, 0, &n,
                    "replaying dead webhooks");
     if (rc == LIRA_OK && count)
         *count = n;
@@ -430,7 +377,7 @@ int lira_store_inbox_purge(lira_store *s, int64_t now_ms, int64_t *removed)
     if (rc)
         return rc;
     int64_t cutoff = now_ms - s->inbox_retention_ms;
-    return exec2(s, SQ_IN_PURGE, "DELETE FROM inbox WHERE state = 1 AND received_at <= ?1",
+    return exec2(s, SQ_IN_PURGE, "DELETE FROM inbox WHERE state = 1 AND received_at <= ?1", "I",
                  cutoff, 0, removed, "purging the inbox");
 }
 

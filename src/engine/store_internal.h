@@ -67,6 +67,26 @@ int lira_store__exec(lira_store *s, sqlite3_stmt *st, const char *doing);
 int lira_store__bind_text(sqlite3_stmt *st, int idx, const char *text);
 int lira_store__bind_blob(sqlite3_stmt *st, int idx, const void *p, size_t len);
 
+/* Bind ?1, ?2, ... in order, one letter of `types` each (SQLite's own
+ * format-string habit, as in sqlite3_mprintf): 't' const char * (NULL
+ * leaves the parameter unbound, i.e. SQL NULL, and lets a query that lacks
+ * that parameter share the call), 'b' const void *, size_t (as
+ * lira_store__bind_blob), 'I' int64_t, 'i' int. Arguments must have exactly
+ * these types: write a literal as (int64_t)0. '-' skips a parameter and
+ * takes no argument. Returns a SQLite code. */
+int lira_store__bind(sqlite3_stmt *st, const char *types, ...);
+
+/* Bind as lira_store__bind, then step once: SQLITE_ROW / SQLITE_DONE, or
+ * the bind or step error. The caller reads the row, then resets. */
+int lira_store__query(sqlite3_stmt *st, const char *types, ...);
+
+/* A whole write: the cached statement for `slot` (prepared from `sql`),
+ * bound as lira_store__bind, stepped and reset. LIRA_OK, or the LIRA_E
+ * code with the error set naming `doing`; sqlite3_changes(s->db) then
+ * counts the rows it touched. */
+int lira_store__run(lira_store *s, int slot, const char *sql, const char *doing,
+                    const char *types, ...);
+
 /* Argument checks: NULL/empty/over-cap names, over-cap values. */
 int lira_store__check_name(lira_store *s, const char *what, const char *v, size_t max);
 int lira_store__check_value(lira_store *s, const char *what, const void *p, size_t len);

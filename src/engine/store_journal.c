@@ -27,13 +27,7 @@ static int idem_read(lira_store *s, const char *scope, const char *id, int64_t n
         " WHERE scope = ?1 AND id = ?2 AND expires_at > ?3");
     if (!st)
         return s->status;
-    int src = lira_store__bind_text(st, 1, scope);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_text(st, 2, id);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int64(st, 3, now_ms);
-    if (src == SQLITE_OK)
-        src = sqlite3_step(st);
+    int src = lira_store__query(st, "ttI", scope, id, now_ms);
     *found = src == SQLITE_ROW;
     if (*found) {
         const unsigned char *k = sqlite3_column_text(st, 0);
@@ -52,27 +46,12 @@ static int idem_read(lira_store *s, const char *scope, const char *id, int64_t n
 static int idem_write(lira_store *s, const char *scope, const char *id, const char *key,
                       int64_t now_ms, int64_t expires_ms)
 {
-    sqlite3_stmt *st = lira_store__stmt(s, SQ_IDEM_PUT,
+    return lira_store__run(s, SQ_IDEM_PUT,
         "INSERT INTO idempotency(scope, id, key, created_at, expires_at, done)"
         " VALUES (?1, ?2, ?3, ?4, ?5, 0) ON CONFLICT(scope, id) DO UPDATE SET"
         " key = excluded.key, created_at = excluded.created_at,"
-        " expires_at = excluded.expires_at, done = 0");
-    if (!st)
-        return s->status;
-    int src = lira_store__bind_text(st, 1, scope);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_text(st, 2, id);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_text(st, 3, key);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int64(st, 4, now_ms);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int64(st, 5, expires_ms);
-    if (src != SQLITE_OK) {
-        lira_store__reset(st);
-        return lira_store__fail(s, src, "writing the idempotency journal");
-    }
-    return lira_store__exec(s, st, "writing the idempotency journal");
+        " expires_at = excluded.expires_at, done = 0",
+        "writing the idempotency journal", "tttII", scope, id, key, now_ms, expires_ms);
 }
 
 int lira_store_idem_get_or_create(lira_store *s, const char *scope, const char *id,
@@ -113,17 +92,7 @@ static int idem_by_key(lira_store *s, int slot, const char *sql, const char *sco
     int rc = idem_args(s, scope, id);
     if (rc)
         return rc;
-    sqlite3_stmt *st = lira_store__stmt(s, slot, sql);
-    if (!st)
-        return s->status;
-    int src = lira_store__bind_text(st, 1, scope);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_text(st, 2, id);
-    if (src != SQLITE_OK) {
-        lira_store__reset(st);
-        return lira_store__fail(s, src, doing);
-    }
-    rc = lira_store__exec(s, st, doing);
+    rc = lira_store__run(s, slot, sql, doing, "tt", scope, id);
     if (rc == LIRA_OK && sqlite3_changes(s->db) == 0)
         rc = lira_store__error(s, LIRA_ENOTFOUND, LIRA_STORE_KNOTFOUND,
                                "lira: no idempotency key for '%s' / '%s'", scope, id);
@@ -151,16 +120,8 @@ int lira_store_idem_purge(lira_store *s, int64_t now_ms, int64_t *removed)
     int rc = lira_store__enter(s);
     if (rc)
         return rc;
-    sqlite3_stmt *st = lira_store__stmt(s, SQ_IDEM_PURGE,
-        "DELETE FROM idempotency WHERE expires_at <= ?1");
-    if (!st)
-        return s->status;
-    int src = sqlite3_bind_int64(st, 1, now_ms);
-    if (src != SQLITE_OK) {
-        lira_store__reset(st);
-        return lira_store__fail(s, src, "purging the idempotency journal");
-    }
-    rc = lira_store__exec(s, st, "purging the idempotency journal");
+    rc = lira_store__run(s, SQ_IDEM_PURGE, "DELETE FROM idempotency WHERE expires_at <= ?1",
+                         "purging the idempotency journal", "I", now_ms);
     if (rc == LIRA_OK && removed)
         *removed = sqlite3_changes64(s->db);
     return rc;
@@ -180,43 +141,17 @@ static int cache_args(lira_store *s, const char *client, const char *method, con
     return rc;
 }
 
-static int bind3(sqlite3_stmt *st, const char *a, const char *b, const char *c)
-{
-    int src = lira_store__bind_text(st, 1, a);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_text(st, 2, b);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_text(st, 3, c);
-    return src;
-}
-
 static int cache_write(lira_store *s, const char *client, const char *method, const char *url,
                        int status, const void *h, size_t hlen, const void *b, size_t blen,
                        int64_t now_ms)
 {
-    sqlite3_stmt *st = lira_store__stmt(s, SQ_CACHE_PUT,
+    return lira_store__run(s, SQ_CACHE_PUT,
         "INSERT INTO response_cache(client, method, url, status, headers, body, stored_at, size)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(client, method, url) DO UPDATE"
         " SET status = excluded.status, headers = excluded.headers, body = excluded.body,"
-        " stored_at = excluded.stored_at, size = excluded.size");
-    if (!st)
-        return s->status;
-    int src = bind3(st, client, method, url);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int(st, 4, status);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_blob(st, 5, h, hlen);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_blob(st, 6, b, blen);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int64(st, 7, now_ms);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int64(st, 8, (int64_t)(hlen + blen));
-    if (src != SQLITE_OK) {
-        lira_store__reset(st);
-        return lira_store__fail(s, src, "writing the response cache");
-    }
-    return lira_store__exec(s, st, "writing the response cache");
+        " stored_at = excluded.stored_at, size = excluded.size",
+        "writing the response cache", "tttibbII", client, method, url, status, h, hlen,
+        b, blen, now_ms, (int64_t)(hlen + blen));
 }
 
 static int usage(lira_store *s, const char *client, int64_t *rows, int64_t *bytes)
@@ -225,9 +160,7 @@ static int usage(lira_store *s, const char *client, int64_t *rows, int64_t *byte
         "SELECT rows, bytes FROM response_cache_usage WHERE client = ?1");
     if (!st)
         return s->status;
-    int src = lira_store__bind_text(st, 1, client);
-    if (src == SQLITE_OK)
-        src = sqlite3_step(st);
+    int src = lira_store__query(st, "t", client);
     *rows = src == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     *bytes = src == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
     lira_store__reset(st);
@@ -245,17 +178,10 @@ static int evict(lira_store *s, const char *client)
         int rc = usage(s, client, &rows, &bytes);
         if (rc || (rows <= s->cache_max_rows && bytes <= s->cache_max_bytes) || rows <= 0)
             return rc;
-        sqlite3_stmt *st = lira_store__stmt(s, SQ_CACHE_EVICT,
+        rc = lira_store__run(s, SQ_CACHE_EVICT,
             "DELETE FROM response_cache WHERE rowid = (SELECT rowid FROM response_cache"
-            " WHERE client = ?1 ORDER BY stored_at, rowid LIMIT 1)");
-        if (!st)
-            return s->status;
-        int src = lira_store__bind_text(st, 1, client);
-        if (src != SQLITE_OK) {
-            lira_store__reset(st);
-            return lira_store__fail(s, src, "evicting from the response cache");
-        }
-        rc = lira_store__exec(s, st, "evicting from the response cache");
+            " WHERE client = ?1 ORDER BY stored_at, rowid LIMIT 1)",
+            "evicting from the response cache", "t", client);
         if (rc == LIRA_OK && sqlite3_changes(s->db) == 0)
             return LIRA_OK;   /* totals out of step with rows: nothing left to drop */
         if (rc)
@@ -302,9 +228,7 @@ int lira_store_cache_get(lira_store *s, const char *client, const char *method,
         " WHERE client = ?1 AND method = ?2 AND url = ?3");
     if (!st)
         return s->status;
-    int src = bind3(st, client, method, url);
-    if (src == SQLITE_OK)
-        src = sqlite3_step(st);
+    int src = lira_store__query(st, "ttt", client, method, url);
     if (src == SQLITE_ROW) {
         unsigned char *cur = lira_store__buf(s, lira_store__col_size(st, 1) +
                                                 lira_store__col_size(st, 2));
@@ -332,16 +256,9 @@ int lira_store_cache_delete(lira_store *s, const char *client, const char *metho
     int rc = cache_args(s, client, method, url);
     if (rc)
         return rc;
-    sqlite3_stmt *st = lira_store__stmt(s, SQ_CACHE_DELETE,
-        "DELETE FROM response_cache WHERE client = ?1 AND method = ?2 AND url = ?3");
-    if (!st)
-        return s->status;
-    int src = bind3(st, client, method, url);
-    if (src != SQLITE_OK) {
-        lira_store__reset(st);
-        return lira_store__fail(s, src, "deleting from the response cache");
-    }
-    rc = lira_store__exec(s, st, "deleting from the response cache");
+    rc = lira_store__run(s, SQ_CACHE_DELETE,
+        "DELETE FROM response_cache WHERE client = ?1 AND method = ?2 AND url = ?3",
+        "deleting from the response cache", "ttt", client, method, url);
     if (rc == LIRA_OK && sqlite3_changes(s->db) == 0)
         rc = lira_store__error(s, LIRA_ENOTFOUND, LIRA_STORE_KNOTFOUND,
                                "lira: no cached response for %s %s", method, url);

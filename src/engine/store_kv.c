@@ -32,9 +32,7 @@ int lira_store_checkpoint_get(lira_store *s, const char *name,
         "SELECT value, updated_at FROM checkpoint WHERE name = ?1");
     if (!st)
         return s->status;
-    int src = lira_store__bind_text(st, 1, name);
-    if (src == SQLITE_OK)
-        src = sqlite3_step(st);
+    int src = lira_store__query(st, "t", name);
     if (src == SQLITE_ROW) {
         rc = take_blob(s, st, 0, value);
         if (rc == LIRA_OK && updated_at_ms)
@@ -59,22 +57,11 @@ int lira_store_checkpoint_set(lira_store *s, const char *name,
         rc = lira_store__check_value(s, "checkpoint value", value, len);
     if (rc)
         return rc;
-    sqlite3_stmt *st = lira_store__stmt(s, SQ_CP_SET,
+    return lira_store__run(s, SQ_CP_SET,
         "INSERT INTO checkpoint(name, value, updated_at) VALUES (?1, ?2, ?3)"
         " ON CONFLICT(name) DO UPDATE SET value = excluded.value,"
-        " updated_at = excluded.updated_at");
-    if (!st)
-        return s->status;
-    int src = lira_store__bind_text(st, 1, name);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_blob(st, 2, value, len);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int64(st, 3, now_ms);
-    if (src != SQLITE_OK) {
-        lira_store__reset(st);
-        return lira_store__fail(s, src, "writing a checkpoint");
-    }
-    return lira_store__exec(s, st, "writing a checkpoint");
+        " updated_at = excluded.updated_at",
+        "writing a checkpoint", "tbI", name, value, len, now_ms);
 }
 
 int lira_store_checkpoint_reset(lira_store *s, const char *name)
@@ -84,15 +71,8 @@ int lira_store_checkpoint_reset(lira_store *s, const char *name)
         rc = lira_store__check_name(s, "checkpoint name", name, LIRA_STORE_NAME_MAX);
     if (rc)
         return rc;
-    sqlite3_stmt *st = lira_store__stmt(s, SQ_CP_RESET, "DELETE FROM checkpoint WHERE name = ?1");
-    if (!st)
-        return s->status;
-    int src = lira_store__bind_text(st, 1, name);
-    if (src != SQLITE_OK) {
-        lira_store__reset(st);
-        return lira_store__fail(s, src, "resetting a checkpoint");
-    }
-    return lira_store__exec(s, st, "resetting a checkpoint");
+    return lira_store__run(s, SQ_CP_RESET, "DELETE FROM checkpoint WHERE name = ?1",
+                           "resetting a checkpoint", "t", name);
 }
 
 /* ------------------------------------------------------------------- kv */
@@ -120,13 +100,7 @@ int lira_store_kv_get(lira_store *s, const char *ns, const char *key, int64_t no
         " AND (expires_at = 0 OR expires_at > ?3)");
     if (!st)
         return s->status;
-    int src = lira_store__bind_text(st, 1, ns);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_text(st, 2, key);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int64(st, 3, now_ms);
-    if (src == SQLITE_OK)
-        src = sqlite3_step(st);
+    int src = lira_store__query(st, "ttI", ns, key, now_ms);
     if (src == SQLITE_ROW) {
         rc = take_blob(s, st, 0, value);
         if (rc == LIRA_OK && expires_at_ms)
@@ -152,26 +126,11 @@ int lira_store_kv_set(lira_store *s, const char *ns, const char *key,
                                "lira: kv_set: negative expiry %lld", (long long)expires_at_ms);
     if (rc)
         return rc;
-    sqlite3_stmt *st = lira_store__stmt(s, SQ_KV_SET,
+    return lira_store__run(s, SQ_KV_SET,
         "INSERT INTO kv(ns, key, value, updated_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)"
         " ON CONFLICT(ns, key) DO UPDATE SET value = excluded.value,"
-        " updated_at = excluded.updated_at, expires_at = excluded.expires_at");
-    if (!st)
-        return s->status;
-    int src = lira_store__bind_text(st, 1, ns);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_text(st, 2, key);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_blob(st, 3, value, len);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int64(st, 4, now_ms);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int64(st, 5, expires_at_ms);
-    if (src != SQLITE_OK) {
-        lira_store__reset(st);
-        return lira_store__fail(s, src, "writing state");
-    }
-    return lira_store__exec(s, st, "writing state");
+        " updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+        "writing state", "ttbII", ns, key, value, len, now_ms, expires_at_ms);
 }
 
 int lira_store_kv_delete(lira_store *s, const char *ns, const char *key)
@@ -179,17 +138,8 @@ int lira_store_kv_delete(lira_store *s, const char *ns, const char *key)
     int rc = kv_args(s, ns, key);
     if (rc)
         return rc;
-    sqlite3_stmt *st = lira_store__stmt(s, SQ_KV_DELETE, "DELETE FROM kv WHERE ns = ?1 AND key = ?2");
-    if (!st)
-        return s->status;
-    int src = lira_store__bind_text(st, 1, ns);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_text(st, 2, key);
-    if (src != SQLITE_OK) {
-        lira_store__reset(st);
-        return lira_store__fail(s, src, "deleting state");
-    }
-    rc = lira_store__exec(s, st, "deleting state");
+    rc = lira_store__run(s, SQ_KV_DELETE, "DELETE FROM kv WHERE ns = ?1 AND key = ?2",
+                         "deleting state", "tt", ns, key);
     if (rc == LIRA_OK && sqlite3_changes(s->db) == 0)
         rc = lira_store__error(s, LIRA_ENOTFOUND, LIRA_STORE_KNOTFOUND,
                                "lira: no state key '%s' in '%s'", key, ns);
@@ -258,17 +208,8 @@ int lira_store_kv_list(lira_store *s, const char *ns, const char *prefix, const 
               " AND (expires_at = 0 OR expires_at > ?5) ORDER BY key LIMIT ?6");
     if (!st)
         return s->status;
-    int src = lira_store__bind_text(st, 1, ns);
-    if (src == SQLITE_OK)
-        src = lira_store__bind_text(st, 2, prefix);
-    if (src == SQLITE_OK && from != prefix)
-        src = lira_store__bind_text(st, 3, from);
-    if (src == SQLITE_OK && bounded)
-        src = lira_store__bind_text(st, 4, end);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int64(st, 5, now_ms);
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_int(st, 6, limit);
+    int src = lira_store__bind(st, "ttttIi", ns, prefix, from != prefix ? from : NULL,
+                               bounded ? end : NULL, now_ms, limit);
     int stop = 0, n = 0;
     while (src == SQLITE_OK && !stop && (src = sqlite3_step(st)) == SQLITE_ROW) {
         rc = kv_emit(s, st, fn, ud, &stop);
@@ -292,16 +233,9 @@ int lira_store_kv_purge(lira_store *s, int64_t now_ms, int64_t *removed)
     int rc = lira_store__enter(s);
     if (rc)
         return rc;
-    sqlite3_stmt *st = lira_store__stmt(s, SQ_KV_PURGE,
-        "DELETE FROM kv WHERE expires_at > 0 AND expires_at <= ?1");
-    if (!st)
-        return s->status;
-    int src = sqlite3_bind_int64(st, 1, now_ms);
-    if (src != SQLITE_OK) {
-        lira_store__reset(st);
-        return lira_store__fail(s, src, "purging expired state");
-    }
-    rc = lira_store__exec(s, st, "purging expired state");
+    rc = lira_store__run(s, SQ_KV_PURGE,
+                         "DELETE FROM kv WHERE expires_at > 0 AND expires_at <= ?1",
+                         "purging expired state", "I", now_ms);
     if (rc == LIRA_OK && removed)
         *removed = sqlite3_changes64(s->db);
     return rc;

@@ -9,10 +9,7 @@
 
 static int run(lira_store *s, int slot, const char *sql, const char *doing)
 {
-    sqlite3_stmt *st = lira_store__stmt(s, slot, sql);
-    if (!st)
-        return s->status;
-    return lira_store__exec(s, st, doing);
+    return lira_store__run(s, slot, sql, doing, "");
 }
 
 int lira_store__op_begin(lira_store *s, const char *doing)
@@ -160,9 +157,7 @@ int lira_store_backup(lira_store *s, const char *dest_path)
     sqlite3_stmt *st = NULL;
     rc = sqlite3_prepare_v2(s->db, "VACUUM INTO ?1", -1, &st, NULL);
     if (rc == SQLITE_OK)
-        rc = lira_store__bind_text(st, 1, dest_path);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
+        rc = lira_store__query(st, "t", dest_path);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return lira_store__error(s, LIRA_ERANGE, lira_store__kind_of(rc),
