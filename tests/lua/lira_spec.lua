@@ -271,7 +271,7 @@ end)
 
 describe("docs/lua-api.md examples", function()
   local sb
-  setup(function() sb = require("luaside_sandbox").start() end)
+  setup(function() sb = require("helpers.sandbox").start { "--seed", "7" } end)
   teardown(function() if sb then sb:stop() end end)
 
   local f = assert(io.open("docs/lua-api.md"))
@@ -347,7 +347,7 @@ end)
 
 describe("client calls", function()
   local sb
-  setup(function() sb = require("luaside_sandbox").start() end)
+  setup(function() sb = require("helpers.sandbox").start { "--seed", "7" } end)
   teardown(function() if sb then sb:stop() end end)
 
   it("get/post/put/patch/delete/head and request{} reach the server", function()
@@ -361,7 +361,7 @@ describe("client calls", function()
                                    query = { a = 1 } })
     assert.equals(200, res.status)
     local seen = {}
-    for _, e in ipairs(sb:log(since, "/anything")) do seen[#seen + 1] = e.method .. " " .. e.path end
+    for _, e in ipairs(sb:log_since(since, "/anything")) do seen[#seen + 1] = e.method .. " " .. e.path end
     assert.same({ "GET /anything/get", "POST /anything/post", "PUT /anything/put",
                   "PATCH /anything/patch", "DELETE /anything/delete", "HEAD /anything/head",
                   "OPTIONS /anything/req" }, seen)
@@ -380,7 +380,7 @@ end)
 
 describe("fallback", function()
   local sb
-  setup(function() sb = require("luaside_sandbox").start() end)
+  setup(function() sb = require("helpers.sandbox").start { "--seed", "7" } end)
   teardown(function() if sb then sb:stop() end end)
 
   local function make(name, fb, extra)
@@ -405,7 +405,7 @@ describe("fallback", function()
     assert.equals("/anything/{id}", got.req.path)
     assert.same({ id = 7 }, got.req.params)
     assert.equals("fb-breaker", got.req.client)
-    assert.same({}, sb:log(since, "/anything"))
+    assert.same({}, sb:log_since(since, "/anything"))
   end)
 
   it("is called on a final 503 (after the retries) and its res-like table is returned", function()
@@ -423,7 +423,7 @@ describe("fallback", function()
     assert.equals(503, got.response.status)
     assert.equals(2, got.attempts)
     assert.matches("^status: HTTP 503", tostring(got))
-    assert.equals(2, #sb:log(since, "/status"))
+    assert.equals(2, #sb:log_since(since, "/status"))
   end)
 
   it("is called on a final 429", function()

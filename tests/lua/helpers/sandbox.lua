@@ -3,8 +3,10 @@
 --
 --   local sandbox = require "helpers.sandbox"    -- (package.path: tests/lua)
 --   local sb = sandbox.start()                   -- sb.url = "http://127.0.0.1:PORT"
---   sb:reset()                                   -- POST /_reset
+--   local seq = sb:reset()                       -- POST /_reset and /oauth/_reset
 --   local entries = sb:log()                     -- entries since the last sb:log()/reset
+--   local mine = sb:log_since(seq, "/oauth/")    -- or: after seq, by path prefix
+--   local doc = sb:get_json("/oauth/_stats")     -- sb:post(path), sb.client: the same window
 --   sb:stop()
 --
 -- The binary is $LIRA_BIN (CMake sets it for every spec). The sandbox's
@@ -51,31 +53,76 @@ function Sandbox:get(path, opts)
   return res
 end
 
--- The log entries that arrived after the previous log()/reset() (oldest
--- first); `all` = true returns everything still in the ring instead.
-function Sandbox:log(all)
+-- Decoded JSON of GET path (raises unless the status is 200).
+function Sandbox:get_json(path)
+  local res = self:get(path)
+  assert(res.status == 200, ("GET %s: %d %s"):format(path, res.status, res.body))
+  return res:json()
+end
+
+-- POST path with an empty body (raises unless the status is 200).
+function Sandbox:post(path)
+  local res, err = self.client:request("POST", path, { body = "" })
+  assert(res, err and tostring(err))
+  assert(res.status == 200, ("POST %s: %d"):format(path, res.status))
+end
+
+-- Every log entry after seq `since`, paged; returns them and the last seq read.
+local function fetch(self, since)
   local out = {}
-  local since = all and 0 or self.since
   while true do
-    local res = self:get("/_log", { query = { since = since, limit = 4096 } })
-    local doc = res:json()
+    local doc = self:get("/_log", { query = { since = since, limit = 4096 } }):json()
     for _, e in ipairs(doc.entries) do out[#out + 1] = e end
     if #doc.entries == 0 or doc.last >= doc.newest then
       if doc.last and doc.last > 0 then since = math.max(since, doc.last) end
-      break
+      return out, since
     end
     since = doc.last
   end
+end
+
+-- The log entries that arrived after the previous log()/reset() (oldest
+-- first); `all` = true returns everything still in the ring instead.
+function Sandbox:log(all)
+  local out, since = fetch(self, all and 0 or self.since)
   if not all then self.since = since end
   return out
 end
 
--- Clear the server's state (log, flaky counters, rate-limit windows, ...).
+-- The log entries after seq `since` (from reset() or log_seq()), only those
+-- whose path starts with `prefix` when given; the sandbox's own admin paths
+-- (/_..., /oauth/_...) are left out. Does not move log()'s position.
+function Sandbox:log_since(since, prefix)
+  local out = {}
+  for _, e in ipairs((fetch(self, since))) do
+    if (prefix == nil or e.path:sub(1, #prefix) == prefix)
+       and not e.path:find("^/oauth/_") and not e.path:find("^/_") then
+      out[#out + 1] = e
+    end
+  end
+  return out
+end
+
+-- The seq of the newest log entry (0 when none).
+function Sandbox:log_seq()
+  local res = self:get("/_log", { query = { since = 0, limit = 1 } })
+  assert(res.status == 200, ("GET /_log: %d %s"):format(res.status, res.body))
+  return res:json().newest or 0
+end
+
+-- Clear the server's state (log, flaky counters, rate-limit windows, ...),
+-- OAuth2 tokens and counters included; log() starts over from here. Returns
+-- the log position, for log_since().
 function Sandbox:reset()
-  local res, err = self.client:request("POST", "/_reset")
-  assert(res and res.status == 200, err and tostring(err))
-  local doc = self:get("/_log", { query = { since = 0, limit = 1 } }):json()
-  self.since = doc.newest or 0
+  self:post("/_reset")
+  self:post("/oauth/_reset")
+  self.since = self:log_seq()
+  return self.since
+end
+
+-- The OAuth2 server's counters (/oauth/_stats: issued, ...).
+function Sandbox:oauth_stats()
+  return self:get_json("/oauth/_stats")
 end
 
 -- The value of a header in a log entry, whatever its case.
