@@ -85,6 +85,7 @@ static void xfer_free(lira_transfer *x)
     curl_url_cleanup(x->uh);
     free(x->slist);
     free(x->buf);
+    free(x->url);
     free(x);
 }
 

@@ -60,6 +60,8 @@ struct lira_transfer {
     size_t slist_cap;
     char *buf;                    /* header lines, then the body copy */
     size_t buf_cap;
+    char *url;                    /* the URL parsed into uh (url_len 0: none) */
+    size_t url_len, url_cap;
     char errbuf[CURL_ERROR_SIZE];
 };
 
