@@ -18,6 +18,8 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "sandbox_proc.h"
+
 typedef struct http_buf {
     char *p;
     size_t len, cap;
@@ -113,6 +115,17 @@ static inline CURLcode http_get(const char *base, const char *path, http_res *ou
     return http_do(NULL, "GET", url, NULL, NULL, out);
 }
 
+/* The status of GET base + path (0 when no response), the response
+ * dropped: for the checks that look at nothing else. */
+static inline long http_get_status(const char *base, const char *path)
+{
+    http_res r;
+    http_get(base, path, &r);
+    long status = r.status;
+    http_free(&r);
+    return status;
+}
+
 /* The value of header `name` in the last response (trimmed) into buf, or
  * NULL when absent. */
 static inline const char *http_header(const http_res *r, const char *name, char *buf, size_t cap)
@@ -185,6 +198,32 @@ static inline int sandbox_reset(const char *base)
     int ok = http_do(NULL, "POST", url, "", NULL, &r) == CURLE_OK && r.status == 200;
     http_free(&r);
     return ok ? 0 : -1;
+}
+
+/* main()'s start in a sandbox test: curl, then the sandbox (extra flags as
+ * for sandbox_start). 0, or -1 said on stderr: main then returns 1. */
+static inline int sandbox_test_begin(sandbox_proc *p, const char *const *extra)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (sandbox_start(p, extra) != 0) {
+        fprintf(stderr, "cannot start the sandbox\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* main()'s end: stop the sandbox, which must exit 0 on SIGTERM, and clean
+ * up curl. 0, or -1 said on stderr: main then returns 1 whatever the
+ * checks said. */
+static inline int sandbox_test_end(sandbox_proc *p)
+{
+    int stop = sandbox_stop(p);
+    curl_global_cleanup();
+    if (stop != 0) {
+        fprintf(stderr, "sandbox did not exit 0 on SIGTERM\n");
+        return -1;
+    }
+    return 0;
 }
 
 #endif

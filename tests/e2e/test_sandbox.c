@@ -167,20 +167,14 @@ static void test_flaky_status_reset_timeout(void)
     CHECK(rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR);
     CHECK_EQ(r.status, 0);
     http_free(&r);
-    http_get(sb.url, "/flaky/fr?fail=1&status=reset", &r);
-    CHECK_EQ(r.status, 200);
-    http_free(&r);
+    CHECK_EQ(http_get_status(sb.url, "/flaky/fr?fail=1&status=reset"), 200);
     double t0 = now_s();
     rc = http_get(sb.url, "/flaky/ft?fail=1&status=timeout&hold_ms=300", &r);
     CHECK(rc != CURLE_OK);
     CHECK(now_s() - t0 >= 0.29);
     http_free(&r);
-    http_get(sb.url, "/flaky/ft?fail=1&status=timeout&hold_ms=300", &r);
-    CHECK_EQ(r.status, 200);
-    http_free(&r);
-    http_get(sb.url, "/flaky/x?status=teapot", &r);
-    CHECK_EQ(r.status, 400);
-    http_free(&r);
+    CHECK_EQ(http_get_status(sb.url, "/flaky/ft?fail=1&status=timeout&hold_ms=300"), 200);
+    CHECK_EQ(http_get_status(sb.url, "/flaky/x?status=teapot"), 400);
 }
 
 /* ?p= failures come from the --seed generator: the same after a reset. */
@@ -210,9 +204,7 @@ static void test_delay_and_trickle(void)
     CHECK_EQ(r.status, 200);
     CHECK(now_s() - t0 >= 0.149);
     http_free(&r);
-    http_get(sb.url, "/delay/60001", &r);
-    CHECK_EQ(r.status, 400);
-    http_free(&r);
+    CHECK_EQ(http_get_status(sb.url, "/delay/60001"), 400);
     t0 = now_s();
     http_get(sb.url, "/trickle?bytes=5&interval_ms=50", &r);
     CHECK_EQ(r.status, 200);
@@ -242,9 +234,7 @@ static void test_bytes_seeded(void)
     CHECK_EQ(a.status, 200);
     CHECK_EQ(a.body.len, 0);
     http_free(&a);
-    http_get(sb.url, "/bytes/20000000", &a);
-    CHECK_EQ(a.status, 400);
-    http_free(&a);
+    CHECK_EQ(http_get_status(sb.url, "/bytes/20000000"), 400);
 }
 
 static void test_redirect_chain(void)
@@ -284,21 +274,15 @@ static void test_json_invalid_and_headers(void)
     CHECK_STR(http_header(&r, "X-One", v, sizeof v), "1");
     CHECK_STR(http_header(&r, "Cache-Control", v, sizeof v), "no-store");
     http_free(&r);
-    http_get(sb.url, "/headers?Content-Length=3", &r);
-    CHECK_EQ(r.status, 400);
-    http_free(&r);
-    http_get(sb.url, "/headers?X-Bad=a%0d%0aInjected:%201", &r);
-    CHECK_EQ(r.status, 400);
-    http_free(&r);
+    CHECK_EQ(http_get_status(sb.url, "/headers?Content-Length=3"), 400);
+    CHECK_EQ(http_get_status(sb.url, "/headers?X-Bad=a%0d%0aInjected:%201"), 400);
 }
 
 static void test_unknown_and_wrong_method(void)
 {
     http_res r;
     char allow[32];
-    http_get(sb.url, "/no/such/thing", &r);
-    CHECK_EQ(r.status, 404);
-    http_free(&r);
+    CHECK_EQ(http_get_status(sb.url, "/no/such/thing"), 404);
     http_get(sb.url, "/payments", &r);
     CHECK_EQ(r.status, 405);
     CHECK_STR(http_header(&r, "Allow", allow, sizeof allow), "POST");

@@ -67,20 +67,14 @@ static void test_ratelimit_ietf(void)
     http_header(&d, "RateLimit", rl, sizeof rl);
     CHECK(strncmp(rl, "limit=5, remaining=4, reset=", 28) == 0);
     http_free(&d);
-    http_get(sb.url, "/ratelimit/x?style=bogus", &d);
-    CHECK_EQ(d.status, 400);
-    http_free(&d);
-    http_get(sb.url, "/ratelimit/x?limit=0", &d);
-    CHECK_EQ(d.status, 400);
-    http_free(&d);
+    CHECK_EQ(http_get_status(sb.url, "/ratelimit/x?style=bogus"), 400);
+    CHECK_EQ(http_get_status(sb.url, "/ratelimit/x?limit=0"), 400);
 }
 
 static void test_ratelimit_window_reopens(void)
 {
     http_res r;
-    http_get(sb.url, "/ratelimit/short?limit=1&window=1", &r);
-    CHECK_EQ(r.status, 200);
-    http_free(&r);
+    CHECK_EQ(http_get_status(sb.url, "/ratelimit/short?limit=1&window=1"), 200);
     http_get(sb.url, "/ratelimit/short?limit=1&window=1", &r);
     CHECK_EQ(r.status, 429);
     CHECK_EQ(http_header_ll(&r, "Retry-After", -1), 1);
@@ -193,13 +187,8 @@ static void test_paginate_every_style_totals(void)
             if (check_failures_in_test != before)
                 fprintf(stderr, "  (style %s, total %d, size %d)\n", styles[s], cases[c][0], cases[c][1]);
         }
-    http_res r;
-    http_get(sb.url, "/paginate/sideways", &r);
-    CHECK_EQ(r.status, 404);
-    http_free(&r);
-    http_get(sb.url, "/paginate/page?page=0", &r);
-    CHECK_EQ(r.status, 400);
-    http_free(&r);
+    CHECK_EQ(http_get_status(sb.url, "/paginate/sideways"), 404);
+    CHECK_EQ(http_get_status(sb.url, "/paginate/page?page=0"), 400);
 }
 
 /* -------------------------------------------------------- payments --- */
@@ -332,9 +321,7 @@ static void test_scenario_sequences(void)
     http_res r;
     http_do(NULL, "POST", sc.url, NULL, NULL, &r);   /* unscripted paths still work */
     http_free(&r);
-    http_get(sc.url, "/status/201", &r);
-    CHECK_EQ(r.status, 201);
-    http_free(&r);
+    CHECK_EQ(http_get_status(sc.url, "/status/201"), 201);
     CHECK_EQ(sandbox_stop(&sc), 0);
     CHECK_EQ(write_file(path, "{\"routes\":[{\"path\":\"/x\",\"responses\":[{\"stauts\":200}]}]}"), 0);
     CHECK(sandbox_start(&sc, extra) != 0);   /* a typo is an error, not a default */
@@ -343,11 +330,8 @@ static void test_scenario_sequences(void)
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (sandbox_start(&sb, NULL) != 0) {
-        fprintf(stderr, "cannot start the sandbox\n");
+    if (sandbox_test_begin(&sb, NULL) != 0)
         return 1;
-    }
     RUN(test_ratelimit_github);
     RUN(test_ratelimit_ietf);
     RUN(test_ratelimit_window_reopens);
@@ -355,11 +339,5 @@ int main(void)
     RUN(test_payments_idempotency);
     RUN(test_payments_fail_first_lost_response);
     RUN(test_scenario_sequences);
-    int stop = sandbox_stop(&sb);
-    curl_global_cleanup();
-    if (stop != 0) {
-        fprintf(stderr, "sandbox did not exit 0 on SIGTERM\n");
-        return 1;
-    }
-    return check_summary();
+    return sandbox_test_end(&sb) == 0 ? check_summary() : 1;
 }

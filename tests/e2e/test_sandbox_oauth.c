@@ -199,9 +199,7 @@ static void test_token_bad_controls(void)
     post("/oauth/token?accept=nocolon", GOOD_FORM, NULL, &r);
     CHECK_EQ(r.status, 400);
     http_free(&r);
-    http_get(sb.url, "/oauth/elsewhere", &r);
-    CHECK_EQ(r.status, 404);
-    http_free(&r);
+    CHECK_EQ(http_get_status(sb.url, "/oauth/elsewhere"), 404);
 }
 
 /* ------------------------------------------------ protected resource --- */
@@ -305,11 +303,8 @@ static void test_ring_is_bounded_and_log_sees_requests(void)
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (sandbox_start(&sb, NULL) != 0) {
-        fprintf(stderr, "cannot start the sandbox\n");
+    if (sandbox_test_begin(&sb, NULL) != 0)
         return 1;
-    }
     RUN(test_token_body_credentials);
     RUN(test_token_basic_and_accept);
     RUN(test_token_errors);
@@ -317,11 +312,5 @@ int main(void)
     RUN(test_protected);
     RUN(test_revoke);
     RUN(test_ring_is_bounded_and_log_sees_requests);
-    int stop = sandbox_stop(&sb);
-    curl_global_cleanup();
-    if (stop != 0) {
-        fprintf(stderr, "sandbox did not exit 0 on SIGTERM\n");
-        return 1;
-    }
-    return check_summary();
+    return sandbox_test_end(&sb) == 0 ? check_summary() : 1;
 }

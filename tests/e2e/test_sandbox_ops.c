@@ -97,9 +97,7 @@ static void test_ops_independent_and_logged(void)
     CHECK(strcmp(la, lb) != 0);
     http_free(&a);
     http_free(&b);
-    http_get(sb.url, la, &r);
-    CHECK_EQ(r.status, 202);
-    http_free(&r);
+    CHECK_EQ(http_get_status(sb.url, la), 202);
     http_get(sb.url, la, &r);
     CHECK_EQ(r.status, 200);              /* a's second poll */
     http_free(&r);
@@ -136,16 +134,10 @@ static void test_ops_errors(void)
         "/ops/op_999999", "/ops/op_0", "/ops/op_", "/ops/1", "/ops/op_1x", "/ops/op_1/other",
         "/opsx",
     };
-    for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
-        http_res r;
-        http_get(sb.url, missing[i], &r);
-        CHECK_EQ(r.status, 404);
-        http_free(&r);
-    }
+    for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++)
+        CHECK_EQ(http_get_status(sb.url, missing[i]), 404);
     http_res r;
-    http_get(sb.url, "/ops", &r);
-    CHECK_EQ(r.status, 405);
-    http_free(&r);
+    CHECK_EQ(http_get_status(sb.url, "/ops"), 405);
     char url[256];
     snprintf(url, sizeof url, "%s/ops/op_1", sb.url);
     http_do(NULL, "DELETE", url, NULL, NULL, &r);
@@ -155,20 +147,11 @@ static void test_ops_errors(void)
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (sandbox_start(&sb, NULL) != 0) {
-        fprintf(stderr, "cannot start the sandbox\n");
+    if (sandbox_test_begin(&sb, NULL) != 0)
         return 1;
-    }
     RUN(test_ops_poll_until_done);
     RUN(test_ops_303_and_headers);
     RUN(test_ops_independent_and_logged);
     RUN(test_ops_errors);
-    int stop = sandbox_stop(&sb);
-    curl_global_cleanup();
-    if (stop != 0) {
-        fprintf(stderr, "sandbox did not exit 0 on SIGTERM\n");
-        return 1;
-    }
-    return check_summary();
+    return sandbox_test_end(&sb) == 0 ? check_summary() : 1;
 }
