@@ -45,4 +45,8 @@ M.metrics = core.metrics
 -- trace_id, span_id, traceparent (nil outside any span).
 M.trace = { span = core.trace_span, current = core.trace_current }
 
+-- Webhooks (§7, docs/webhooks.md): lira.webhook.verify{...} checks a received
+-- delivery's signature (Standard Webhooks, Stripe, GitHub, generic HMAC).
+M.webhook = require "lira.webhook"
+
 return M
