@@ -297,8 +297,8 @@ local function with_auth(opts, name, value)
     if type(opts) ~= "table" then return opts end       -- C raises the error
     for k, v in pairs(opts) do o[k] = v end
     local user = opts.headers
-    if type(user) ~= "table" then return opts end
-    for k, v in pairs(user) do
+    if user ~= nil and type(user) ~= "table" then return opts end  -- C raises the error
+    for k, v in pairs(user or {}) do
       h[k] = v
       if type(k) == "string" and k:lower() == lname then given = true end
     end

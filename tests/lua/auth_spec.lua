@@ -46,6 +46,13 @@ describe("header shapes", function()
     assert.is_nil(h.Authorization)
   end)
 
+  it("is sent when a call has options but no headers table", function()
+    -- regression: options without `headers` used to skip the credential
+    local c = client_with(lira.auth.bearer("abc"))
+    assert.equals("Bearer abc", sent_headers(c, { query = { x = 1 } }).Authorization)
+    assert.equals("Bearer abc", sent_headers(c, {}).Authorization)
+  end)
+
   it("a per-call header of the same name wins", function()
     local c = client_with(lira.auth.bearer("abc"))
     local h = sent_headers(c, { headers = { authorization = "Bearer mine" } })
