@@ -4,10 +4,12 @@
  * Everything here works without allocating (a stack buffer flushed through
  * the caller's writer), so a writer that raises a Lua error leaks nothing. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "metrics_impl.h"
 #include "status.h"
 
@@ -224,40 +226,22 @@ int lira_metrics_write_text(lira_metrics *m, lira_metrics_out_fn out, void *ud)
     return rc ? rc : w.rc;
 }
 
-typedef struct growbuf {
-    char *p;
-    size_t len, cap;
-} growbuf;
-
 static int grow_out(void *ud, const char *p, size_t n)
 {
-    growbuf *g = ud;
-    if (n + 1 > g->cap - g->len) {
-        size_t cap = g->cap ? g->cap : 8192;
-        while (n + 1 > cap - g->len)
-            cap *= 2;
-        char *q = realloc(g->p, cap);
-        if (!q)
-            return LIRA_ENOMEM;
-        g->p = q;
-        g->cap = cap;
-    }
-    memcpy(g->p + g->len, p, n);
-    g->len += n;
-    g->p[g->len] = '\0';
-    return 0;
+    return lira_buf_add(ud, p, n);
 }
 
 int lira_metrics_text(lira_metrics *m, char **text, size_t *len)
 {
     if (!m || !text)
         return LIRA_EINVAL;
-    growbuf g = {NULL, 0, 0};
+    lira_buf g;
+    lira_buf_init(&g, SIZE_MAX);   /* bounded by the registry's own caps */
     int rc = lira_metrics_write_text(m, grow_out, &g);
     if (rc == LIRA_OK && !g.p)
-        rc = grow_out(&g, "", 0);
+        rc = lira_buf_add(&g, "", 0);
     if (rc != LIRA_OK) {
-        free(g.p);
+        lira_buf_free(&g);
         return rc < 0 ? rc : LIRA_ENOMEM;
     }
     *text = g.p;

@@ -9,41 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "otlp.h"
 #include "status.h"
 
 typedef struct jbuf {
-    char *p;
-    size_t len, cap;
+    lira_buf buf;
     int err;                      /* sticky: the first error */
 } jbuf;
 
-static void jb_need(jbuf *b, size_t n)
-{
-    if (b->err || b->len + n < b->cap)
-        return;
-    if (b->len + n >= LIRA_OTLP_MAX_BODY) {
-        b->err = LIRA_ETOOBIG;
-        return;
-    }
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap <= b->len + n)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->err = LIRA_ENOMEM;
-        return;
-    }
-    b->p = p, b->cap = cap;
-}
-
 static void jb_put(jbuf *b, const char *s, size_t n)
 {
-    jb_need(b, n);
-    if (b->err)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
+    if (!b->err)
+        b->err = lira_buf_add(&b->buf, s, n);
 }
 
 #define JB_LIT(b, s) jb_put((b), (s), sizeof(s) - 1)
@@ -70,7 +48,6 @@ static void jb_str(jbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
-    jb_need(b, n + 2);
     JB_LIT(b, "\"");
     size_t run = 0;   /* bytes copied as they are, flushed in one go */
     for (size_t i = 0; i < n;) {
@@ -222,7 +199,8 @@ int lira_otlp_encode(const lira_otlp_config *c, lira_span_data *const *spans, si
 {
     if (!c || !out || !len || (n && !spans))
         return LIRA_EINVAL;
-    jbuf b = {0};
+    jbuf b = { .err = LIRA_OK };
+    lira_buf_init(&b.buf, LIRA_OTLP_MAX_BODY - 2);   /* body + NUL below the cap, as ever */
     JB_LIT(&b, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
     for (size_t i = 0; i < c->nresource; i++) {
         if (i)
@@ -241,13 +219,11 @@ int lira_otlp_encode(const lira_otlp_config *c, lira_span_data *const *spans, si
         encode_span(&b, spans[i]);
     }
     JB_LIT(&b, "]}]}]}");
-    jb_need(&b, 1);
     if (b.err) {
-        free(b.p);
+        lira_buf_free(&b.buf);
         return b.err;
     }
-    b.p[b.len] = '\0';
-    *out = b.p;
-    *len = b.len;
+    *out = b.buf.p;
+    *len = b.buf.len;
     return LIRA_OK;
 }

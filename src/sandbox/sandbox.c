@@ -126,6 +126,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     if (r == NULL) return NULL;
     r->srv = cls;
     r->conn = c;
+    lira_buf_init(&r->body, SB_BODY_MAX);
     r->uri = strdup(uri != NULL ? uri : "");
     if (r->uri == NULL) { free(r); return NULL; }
     char *q = strchr(r->uri, '?');
@@ -140,7 +141,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     sb_req *r = *con_cls;
     if (r == NULL) return;
     free(r->uri);
-    free(r->body);
+    lira_buf_free(&r->body);
     free(r);
     *con_cls = NULL;
 }
@@ -161,21 +162,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 static int body_append(sb_req *r, const char *data, size_t n)
 {
     r->body_total += n;
-    if (r->body_len >= SB_BODY_MAX) return 0;
-    size_t take = n;
-    if (take > SB_BODY_MAX - r->body_len) take = SB_BODY_MAX - r->body_len;
-    if (r->body_len + take + 1 > r->body_cap) {
-        size_t cap = r->body_cap ? r->body_cap : 4096;
-        while (cap < r->body_len + take + 1) cap *= 2;
-        char *nb = realloc(r->body, cap);
-        if (nb == NULL) return -1;
-        r->body = nb;
-        r->body_cap = cap;
-    }
-    memcpy(r->body + r->body_len, data, take);
-    r->body_len += take;
-    r->body[r->body_len] = '\0';
-    return 0;
+    size_t room = r->body.max - r->body.len;   /* past the cap: counted, not kept */
+    return lira_buf_add(&r->body, data, n < room ? n : room) == LIRA_OK ? 0 : -1;
 }
 
 static bool is_unlogged(const sb_req *r)

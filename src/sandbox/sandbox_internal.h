@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
+#include "core/buf.h"
 #include "core/rng.h"
 
 #define SB_BODY_MAX        (1024 * 1024)      /* request body bytes kept */
@@ -119,9 +120,7 @@ typedef struct sb_req {
     const char *query;           /* into uri, after '?', or "" */
     const char *method;
     const char *path;            /* MHD's decoded path */
-    char *body;                  /* owned; the first SB_BODY_MAX bytes, NUL-terminated */
-    size_t body_len;             /* bytes kept */
-    size_t body_cap;
+    lira_buf body;               /* the first SB_BODY_MAX bytes; p NULL, or NUL-terminated */
     uint64_t body_total;         /* bytes received */
     bool started;
     uint64_t conn_id;

@@ -217,13 +217,13 @@ static void issue_token(sb_server *s, const char *client_id, const char *scope,
 static const char *read_token_form(sb_req *r, client_creds *got, char *scope, size_t scap,
                                    const char **desc)
 {
-    const char *body = r->body != NULL ? r->body : "";
+    const char *body = r->body.p != NULL ? r->body.p : "";
     char grant[64];
     client_creds form = { "", "", false };
-    int g = form_get(body, r->body_len, "grant_type", grant, sizeof grant);
-    int fi = form_get(body, r->body_len, "client_id", form.id, sizeof form.id);
-    int fs = form_get(body, r->body_len, "client_secret", form.secret, sizeof form.secret);
-    int sc = form_get(body, r->body_len, "scope", scope, scap);
+    int g = form_get(body, r->body.len, "grant_type", grant, sizeof grant);
+    int fi = form_get(body, r->body.len, "client_id", form.id, sizeof form.id);
+    int fs = form_get(body, r->body.len, "client_secret", form.secret, sizeof form.secret);
+    int sc = form_get(body, r->body.len, "scope", scope, scap);
     int b = basic_creds(r, got);
     *desc = "malformed or repeated form parameter";
     if (g < 0 || fi < 0 || fs < 0 || sc < 0) return "invalid_request";

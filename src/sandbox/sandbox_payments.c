@@ -43,7 +43,7 @@ static char *payment_json(sb_server *s, const sb_req *r, const char *key)
     cJSON_AddStringToObject(doc, "status", "succeeded");
     cJSON_AddItemToObject(doc, "idempotency_key",
                           key != NULL ? cJSON_CreateString(key) : cJSON_CreateNull());
-    cJSON *req = r->body_len > 0 ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+    cJSON *req = r->body.len > 0 ? cJSON_ParseWithLength(r->body.p, r->body.len) : NULL;
     cJSON *amount = cJSON_GetObjectItemCaseSensitive(req, "amount");
     cJSON_AddItemToObject(doc, "amount", amount != NULL ? cJSON_Duplicate(amount, 1)
                                                         : cJSON_CreateNull());
@@ -63,7 +63,7 @@ static char *dup_text(const char *s)
 static int pay_keyed(sb_server *s, const sb_req *r, const char *key, int64_t fail_first,
                      pay_answer *a)
 {
-    uint64_t hash = fnv1a(r->body != NULL ? r->body : "", r->body_len);
+    uint64_t hash = fnv1a(r->body.p != NULL ? r->body.p : "", r->body.len);
     pthread_mutex_lock(&s->mu);
     sb_payment *p = sb_table_get(&s->pay, key, false);
     if (p == NULL) {

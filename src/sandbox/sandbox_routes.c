@@ -24,9 +24,9 @@ enum MHD_Result sb_route_anything(sb_req *r)
     if (args != NULL) cJSON_AddItemToObject(doc, "args", args);
     cJSON *hdrs = sb_headers_json(r->conn, MHD_HEADER_KIND);
     if (hdrs != NULL) cJSON_AddItemToObject(doc, "headers", hdrs);
-    cJSON_AddStringToObject(doc, "body", r->body != NULL ? r->body : "");
+    cJSON_AddStringToObject(doc, "body", r->body.p != NULL ? r->body.p : "");
     cJSON_AddNumberToObject(doc, "body_length", (double)r->body_total);
-    cJSON *json = r->body_len > 0 ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+    cJSON *json = r->body.len > 0 ? cJSON_ParseWithLength(r->body.p, r->body.len) : NULL;
     cJSON_AddItemToObject(doc, "json", json != NULL ? json : cJSON_CreateNull());
     cJSON_AddNumberToObject(doc, "connection", (double)r->conn_id);
     return sb_reply_json(r, 200, doc, NULL);

@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 #include <openssl/rand.h>
 
+#include "core/buf.h"
 #include "core/ids.h"
 #include "core/signature.h"
 #include "core/status.h"
@@ -364,8 +365,7 @@ static int build_headers(const opts *o, const char *id, int64_t ts,
  * RESPONSE_CAP bytes; the rest is read and dropped. */
 typedef struct response {
     int keep;
-    char *p;
-    size_t len, cap;
+    lira_buf body;
     int truncated;
 } response;
 
@@ -375,22 +375,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     size_t total = size * n, take = total;
     if (!r->keep)
         return total;
-    if (take > RESPONSE_CAP - r->len) {
-        take = RESPONSE_CAP - r->len;
+    if (take > r->body.max - r->body.len) {
+        take = r->body.max - r->body.len;
         r->truncated = 1;
     }
-    if (r->len + take > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        while (cap < r->len + take)
-            cap *= 2;
-        char *np = realloc(r->p, cap);
-        if (!np)
-            return 0;  /* makes curl fail with CURLE_WRITE_ERROR */
-        r->p = np;
-        r->cap = cap;
-    }
-    memcpy(r->p + r->len, data, take);
-    r->len += take;
+    if (lira_buf_add(&r->body, data, take) != LIRA_OK)
+        return 0;  /* makes curl fail with CURLE_WRITE_ERROR */
     return total;
 }
 
@@ -404,6 +394,7 @@ static int post(const opts *o, struct curl_slist *headers, const char *body, siz
     }
     char err[CURL_ERROR_SIZE] = "";
     response resp = { .keep = o->show_response };
+    lira_buf_init(&resp.body, RESPONSE_CAP);
     curl_easy_setopt(c, CURLOPT_URL, o->to);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -427,15 +418,15 @@ static int post(const opts *o, struct curl_slist *headers, const char *body, siz
     if (rc != CURLE_OK) {
         fprintf(stderr, PROG ": POST %s failed: %s\n", o->to,
                 err[0] ? err : curl_easy_strerror(rc));
-        free(resp.p);
+        lira_buf_free(&resp.body);
         return 1;
     }
     printf("HTTP %ld\n", status);
-    if (resp.len > 0)
-        fwrite(resp.p, 1, resp.len, stdout);
+    if (resp.body.len > 0)
+        fwrite(resp.body.p, 1, resp.body.len, stdout);
     if (resp.truncated)
         fprintf(stderr, PROG ": response body truncated at 1 MiB\n");
-    free(resp.p);
+    lira_buf_free(&resp.body);
     fflush(stdout);
     return status >= 200 && status < 300 ? 0 : 1;
 }
