@@ -333,17 +333,17 @@ int lira_span_start(lira_tracer *t, lira_span *sp, const char *name, lira_span_k
     return LIRA_OK;
 }
 
-void lira_span_end(lira_span *sp)
+/* End the span: its record goes to the exporter (`keep`, while the tracer
+ * still has one) or is dropped. */
+static void finish(lira_span *sp, int keep)
 {
-    if (!sp || !sp->started)
-        return;
     sp->started = 0;
     lira_span_data *d = sp->rec;
     sp->rec = NULL;
     if (!d)
         return;
     lira_tracer *t = d->tracer;
-    if (t->closed || !t->exporter) {
+    if (!keep || t->closed || !t->exporter) {
         t->stats.discarded++;
         free(d);
     } else {
@@ -353,19 +353,16 @@ void lira_span_end(lira_span *sp)
     record_done(t);
 }
 
+void lira_span_end(lira_span *sp)
+{
+    if (sp && sp->started)
+        finish(sp, 1);
+}
+
 void lira_span_discard(lira_span *sp)
 {
-    if (!sp)
-        return;
-    sp->started = 0;
-    lira_span_data *d = sp->rec;
-    sp->rec = NULL;
-    if (!d)
-        return;
-    lira_tracer *t = d->tracer;
-    t->stats.discarded++;
-    free(d);
-    record_done(t);
+    if (sp)
+        finish(sp, 0);
 }
 
 int lira_span_traceparent(const lira_span *sp, char *out, size_t cap)
