@@ -39,8 +39,7 @@ setup(function()
 end)
 teardown(function()
   if sb then sb:stop() end
-  for _, suffix in ipairs { "", "-wal", "-shm" } do os.remove(state_file .. suffix) end
-  os.execute("rm -f " .. state_file .. ".cp.*")
+  standin.remove(state_file)
 end)
 before_each(function() sb:reset() end)
 

@@ -10,6 +10,7 @@ package.path = here .. "?.lua;" .. package.path
 
 local lira = require "lira"
 local sandbox = require "helpers.sandbox"
+local standin = require "helpers.paginate_checkpoint"
 
 local LUA = os.getenv("LUA") or "lua5.4"
 local sb
@@ -40,8 +41,7 @@ end
 setup(function() sb = sandbox.start { "--seed", "7" } end)
 teardown(function()
   if sb then sb:stop() end
-  for _, suffix in ipairs { "", "-wal", "-shm" } do os.remove(state_file .. suffix) end
-  os.execute("rm -f " .. state_file .. ".cp.*")
+  standin.remove(state_file)
 end)
 before_each(function() sb:reset() end)
 

@@ -107,8 +107,7 @@ teardown(function()
   if sb then sb:stop() end
   if scen then scen:stop() end
   os.remove(scen_file)
-  for _, suffix in ipairs { "", "-wal", "-shm" } do os.remove(state_file .. suffix) end
-  os.execute("rm -f " .. state_file .. ".cp.*")
+  standin.remove(state_file)
 end)
 
 before_each(function()

@@ -55,4 +55,11 @@ function M.install(path)
   return true
 end
 
+-- Remove a spec's state file: the database, its -wal/-shm, and the
+-- stand-in's checkpoint files next to it.
+function M.remove(path)
+  for _, suffix in ipairs { "", "-wal", "-shm" } do os.remove(path .. suffix) end
+  os.execute("rm -f " .. path .. ".cp.*")
+end
+
 return M
