@@ -126,7 +126,11 @@ function Stale:serve(client, method, path, opts, res, err)
     local url = M.cache_url(client, path, opts)
     local status, headers, body, age = core.cache_get(client.name, "GET", url)
     if status ~= nil and age < self.ttl then
-      -- (observability issue: count the stale serve here, labelled by client)
+      if core.metrics then
+        core.metrics.counter("lira_stale_served_total", { client = client.name },
+                             "Responses served from the stale cache instead of a failed call")
+          :inc()
+      end
       local failed = err or res
       return setmetatable({
         status = status, ok = status >= 200 and status <= 299,

@@ -445,6 +445,40 @@ local function save_checkpoint(p, page, nxt)
   p.cp:set(rec)
 end
 
+-- ------------------------------------------------------------ progress ---
+
+-- Pages and items fetched, labelled by checkpoint name ("none" without one;
+-- a name is chosen in code, so the label stays bounded); a debug line per
+-- page and an info line at most every PROGRESS_EVERY seconds of a long
+-- iteration (docs/observability.md). The path is logged without its query:
+-- secrets ride there.
+local PROGRESS_EVERY = 5
+
+local function progress(p, page)
+  local label = { checkpoint = p.o.checkpoint or "none" }
+  local n = #page.items
+  p.fetched = p.fetched + n
+  local m, log = core.metrics, core.log
+  if m then
+    m.counter("lira_paginate_pages_total", label, "Pages fetched by client:paginate"):inc()
+    m.counter("lira_paginate_items_total", label, "Items fetched by client:paginate"):inc(n)
+  end
+  if not log then return end
+  local endpoint = p.path:match("^[^?#]*")
+  log.debug("paginate page", { client = p.client.name, endpoint = endpoint, page = page.number,
+                               items = n, checkpoint = p.o.checkpoint })
+  local now = core.now()
+  p.reported = p.reported or p.started
+  if now - p.reported >= PROGRESS_EVERY then
+    p.reported = now
+    local elapsed = now - p.started
+    log.info("paginate progress", {
+      client = p.client.name, endpoint = endpoint, checkpoint = p.o.checkpoint,
+      pages = page.number, items = p.fetched, elapsed_s = elapsed,
+      items_per_s = elapsed > 0 and p.fetched / elapsed or 0 })
+  end
+end
+
 -- ----------------------------------------------------------- fetching ---
 
 local function items_of(page, body, path)
@@ -491,6 +525,7 @@ local function fetch(p)
     p.seen[key] = number
   end
   local req = strat.request(p, p.pos)
+  p.started = p.started or core.now()
   local res, err = p.client:get(req.path, call_opts(p, req))
   if res == nil then
     raise(err and err.kind or "transport", ("%s: page %d failed: %s")
@@ -517,6 +552,7 @@ local function fetch(p)
   p.page, p.i = page, 0
   p.next = strat.next(p, page, body)
   page.next = p.next and strat.shown(p.next)
+  progress(p, page)
 end
 
 -- Every item of the current page has been consumed (the loop body asked
@@ -560,7 +596,7 @@ function M.paginate(client, path, opts)
   local ok, o = pcall(check_options, opts)
   if not ok then error(o, 2) end
   local p = { client = client, path = path, o = o, pos = {}, number = 0, consumed = 0,
-              seen = {}, finished = false }
+              seen = {}, finished = false, fetched = 0 }
   if o.checkpoint then load_checkpoint(p) end
   local q = o.query
   if type(q) == "function" then q = q(p.since) end

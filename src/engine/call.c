@@ -62,15 +62,31 @@ static void free_call(lira_call *c)
     free(c->method);
     free(c->url);
     free(c->body);
+    free(c->endpoint);   /* request_id shares it */
     lira_http_response_free(c->last);
     lira_upstream_release(c->u);
     free(c);
+}
+
+/* The engine's hub while this call is reported to it (never kept: the hub
+ * is looked up at each event). */
+static lira_telemetry *tel(const lira_call *c)
+{
+    return c->tc.started ? lira_telemetry_of(c->e) : NULL;
+}
+
+static void tel_call_end(lira_call *c)
+{
+    lira_telemetry *t = tel(c);
+    if (t)
+        lira_telemetry_call_end(t, &c->tc, &c->r, lira_engine_now(c->e), lira_engine_wall(c->e));
 }
 
 static void deliver(lira_call *c)
 {
     unlink_call(c);
     c->ph = PH_DONE;
+    tel_call_end(c);
     c->done(c->ud, &c->r);
     free_call(c);
 }
@@ -216,6 +232,9 @@ static void limiter_step(lira_call *c)
     }
     c->has_token = 1;
     c->token_epoch = c->u->limiter_epoch;
+    lira_telemetry *t = tel(c);
+    if (t)
+        lira_telemetry_limiter_wait(t, c->u->name, wait, lira_limiter_available(l, now));
     if (wait <= 0) {
         send_step(c);
         return;
@@ -241,6 +260,27 @@ static int64_t attempt_timeout(lira_call *c, int64_t now, int *cut)
             t = left, *cut = 1;
     }
     return t;
+}
+
+/* Tell telemetry an attempt starts and put its trace context in the spare
+ * header slots (unless the caller sent their own); returns 1 when it did. */
+static int trace_attempt(lira_call *c, int64_t now)
+{
+    lira_telemetry *t = tel(c);
+    if (!t)
+        return 0;
+    char tp[LIRA_TRACEPARENT_STR_SIZE];
+    lira_telemetry_attempt_start(t, &c->tc, c->attempts, now, lira_engine_wall(c->e), tp,
+                                 sizeof tp);
+    if (!tp[0] || c->user_trace_ctx)
+        return 0;
+    size_t n = c->nheaders;
+    snprintf(c->tp_line, sizeof c->tp_line, "traceparent: %s", tp);
+    c->headers[n] = c->tp_line;
+    const char *ts = lira_trace_call_tracestate(&c->tc);
+    if (ts && *ts && snprintf(c->ts_line, sizeof c->ts_line, "tracestate: %s", ts) > 0)
+        c->headers[n + 1] = c->ts_line;
+    return 1;
 }
 
 /* Ask the breaker, then start one attempt on the engine's transport. */
@@ -274,7 +314,10 @@ static void send_step(lira_call *c)
     c->attempt_timeout_ns = timeout;
     c->attempt_cut = cut;
     c->ph = PH_ATTEMPT;
+    int traced = trace_attempt(c, now);
     int rc = c->tp ? c->tp->ops->start(c->tp, &req, on_attempt_done, c, &c->xfer) : LIRA_ESTATE;
+    if (traced)   /* the transport copied the lines at start */
+        c->headers[c->nheaders] = c->headers[c->nheaders + 1] = NULL;
     if (rc != LIRA_OK) {
         c->attempts--;
         give_back_token(c, now);
@@ -403,10 +446,12 @@ static void classify(lira_call *c, const lira_http_response *res, int64_t now, i
         *d = (lira_retry_decision){LIRA_RETRY_STOP, LIRA_STOP_STATUS, LIRA_RR_NONE, 0};
 }
 
+/* The attempt's report: to telemetry, then to the caller's hook. */
 static void run_attempt_hook(lira_call *c, const lira_http_response *res, int64_t now,
                              const lira_retry_decision *d)
 {
-    if (!c->spec.attempt_hook)
+    lira_telemetry *t = tel(c);
+    if (!c->spec.attempt_hook && !t)
         return;
     lira_call_attempt a = {
         .attempt = c->attempts,
@@ -416,7 +461,13 @@ static void run_attempt_hook(lira_call *c, const lira_http_response *res, int64_
         .retry_reason = d->action == LIRA_RETRY_AGAIN ? d->reason : LIRA_RR_NONE,
         .next_delay_ns = d->action == LIRA_RETRY_AGAIN ? d->delay_ns : -1,
     };
-    c->spec.attempt_hook(c->spec.hook_ud, &a);
+    if (t) {
+        lira_telemetry_attempt_end(t, &c->tc, &a, now, lira_engine_wall(c->e));
+        if (d->action != LIRA_RETRY_AGAIN && d->stop == LIRA_STOP_BUDGET)
+            lira_telemetry_budget_refused(t, c->u->name);
+    }
+    if (c->spec.attempt_hook)
+        c->spec.attempt_hook(c->spec.hook_ud, &a);
 }
 
 static void on_attempt_done(void *ud, lira_http_response *res)
@@ -492,6 +543,15 @@ int lira_call_start(lira_engine *e, lira_upstream *u, const lira_call_spec *spec
         c->next->prev = c;
     u->calls = c;
     c->start_ns = lira_engine_now(e);
+    lira_telemetry *t;
+    if (lira_telemetry_get(e, &t) == LIRA_OK) {
+        c->tc.client = u->name;
+        c->tc.method = c->method;
+        c->tc.url = c->url;
+        c->tc.endpoint = c->spec.endpoint;
+        c->tc.request_id = c->spec.request_id;
+        lira_telemetry_call_start(t, &c->tc, c->start_ns, lira_engine_wall(e));
+    }
     if (lira_upstream_budget(u))
         lira_budget_deposit(lira_upstream_budget(u), c->start_ns);
     c->in_start = 1;
@@ -501,6 +561,7 @@ int lira_call_start(lira_engine *e, lira_upstream *u, const lira_call_spec *spec
         /* done never runs inside start: deliver from the next turn. */
         int rc = lira_timer_start(e, &c->timer, c->start_ns, on_deliver_timer, c);
         if (rc != LIRA_OK) {
+            tel_call_end(c);
             lira_http_response_free(c->r.res);
             unlink_call(c);
             free_call(c);

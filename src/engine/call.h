@@ -122,6 +122,11 @@ typedef struct lira_call_spec {
      * or free the call it is called for. */
     void (*attempt_hook)(void *ud, const lira_call_attempt *a);
     void *hook_ud;
+    /* For telemetry (both optional, copied): the path template the URL was
+     * filled from ("/orders/{id}"; the query, a scheme and an authority are
+     * dropped from the copy, so no secret in them reaches a metric label or
+     * a span name), and the X-Request-Id sent. */
+    const char *endpoint, *request_id;
 } lira_call_spec;
 
 typedef struct lira_call_result {

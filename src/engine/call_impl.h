@@ -5,7 +5,13 @@
 
 #include <stdint.h>
 
+#include "telemetry.h"
+#include "trace.h"
 #include "upstream_impl.h"
+
+/* "traceparent: " + the value, and "tracestate: " + up to the kept max. */
+#define CALL_TP_LINE (13 + LIRA_TRACEPARENT_STR_SIZE)
+#define CALL_TS_LINE (12 + LIRA_TRACESTATE_MAX + 1)
 
 typedef enum call_phase {
     PH_IDLE = 0,   /* inside lira_call_start, between steps */
@@ -21,7 +27,12 @@ struct lira_call {
     lira_engine *e;
     lira_upstream *u;                /* a reference */
     lira_call_spec spec;             /* req's pointers point at the copies below */
-    char *method, *url, **headers;   /* headers: NULL-terminated */
+    char *method, *url, **headers;   /* headers: NULL-terminated, with two
+                                        spare slots past the NULL for the
+                                        trace context lines below */
+    char *endpoint, *request_id;     /* copies (one allocation), or NULL */
+    size_t nheaders;                 /* the caller's lines */
+    int user_trace_ctx;              /* the caller set traceparent/tracestate */
     void *body;
     lira_call_done_fn done;
     void *ud;
@@ -41,6 +52,9 @@ struct lira_call {
     lira_retry_reason last_rr;       /* the latest non-NONE of those (for logs) */
     char local_err[128];             /* why a local step failed, for the message */
     lira_call_result r;
+    lira_tel_call tc;                /* telemetry's per-call state */
+    char tp_line[CALL_TP_LINE];      /* sent with the attempt, no allocation */
+    char ts_line[CALL_TS_LINE];
 };
 
 /* Deep-copy `s` into c (method, url, headers, body); LIRA_ENOMEM. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "call_impl.h"
 #include "redact.h"
@@ -22,6 +23,49 @@ static char *dup_n(const void *s, size_t n)
     return p;
 }
 
+/* The path template's part that is safe as a label: no scheme and
+ * authority (userinfo), no query or fragment (secrets ride there). */
+static size_t endpoint_span(const char *t, const char **start)
+{
+    const char *p = strstr(t, "://");
+    if (p && (size_t)(p - t) + 1 == strcspn(t, "/?#"))   /* the ':' of "scheme://" */
+        p += 3, p += strcspn(p, "/?#");
+    else
+        p = t;
+    *start = p;
+    return strcspn(p, "?#");
+}
+
+static int is_trace_line(const char *h)
+{
+    return strncasecmp(h, "traceparent:", 12) == 0 || strncasecmp(h, "tracestate:", 11) == 0;
+}
+
+/* endpoint and request_id share one allocation. */
+static int copy_ids(lira_call *c, const lira_call_spec *s)
+{
+    const char *ep = NULL;
+    size_t el = s->endpoint ? endpoint_span(s->endpoint, &ep) : 0;
+    size_t rl = s->request_id ? strlen(s->request_id) : 0;
+    c->spec.endpoint = c->spec.request_id = NULL;
+    if (!s->endpoint && !s->request_id)
+        return LIRA_OK;
+    char *p = malloc(el + rl + 2);
+    if (!p)
+        return LIRA_ENOMEM;
+    if (el)
+        memcpy(p, ep, el);
+    p[el] = '\0';
+    if (rl)
+        memcpy(p + el + 1, s->request_id, rl);
+    p[el + 1 + rl] = '\0';
+    c->endpoint = p;
+    c->request_id = p + el + 1;
+    c->spec.endpoint = s->endpoint ? c->endpoint : NULL;
+    c->spec.request_id = s->request_id ? c->request_id : NULL;
+    return LIRA_OK;
+}
+
 int lira__call_copy_spec(lira_call *c, const lira_call_spec *s)
 {
     c->spec = *s;
@@ -30,12 +74,16 @@ int lira__call_copy_spec(lira_call *c, const lira_call_spec *s)
         n++;
     c->method = dup_n(s->req.method, strlen(s->req.method));
     c->url = dup_n(s->req.url, strlen(s->req.url));
-    c->headers = calloc(n + 1, sizeof *c->headers);
-    if (!c->method || !c->url || !c->headers)
+    /* Two spare slots past the NULL: the attempt's trace context lines. */
+    c->headers = calloc(n + 3, sizeof *c->headers);
+    if (!c->method || !c->url || !c->headers || copy_ids(c, s) != LIRA_OK)
         return LIRA_ENOMEM;
-    for (size_t i = 0; i < n; i++)
+    c->nheaders = n;
+    for (size_t i = 0; i < n; i++) {
         if (!(c->headers[i] = dup_n(s->req.headers[i], strlen(s->req.headers[i]))))
             return LIRA_ENOMEM;
+        c->user_trace_ctx |= is_trace_line(c->headers[i]);
+    }
     /* A non-NULL empty body stays non-NULL: "send an empty body". */
     if (s->req.body && !(c->body = dup_n(s->req.body, s->req.body_len)))
         return LIRA_ENOMEM;

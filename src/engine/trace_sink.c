@@ -27,11 +27,6 @@ struct trace_call {
     char name[LIRA_SPAN_MAX_NAME + 1];
 };
 
-/* The hub's accessor for its sink (telemetry.h); weak until it lands, so
- * that lira_tracer_peek finds nothing rather than failing to link. */
-const lira_telemetry_sink *lira_telemetry_sink_of(const lira_telemetry *t);
-#pragma weak lira_telemetry_sink_of
-
 static void hex_ids(const lira_span *sp, lira_tel_call *tc)
 {
     lira_trace_id_format(sp->ctx.trace_id, tc->trace_id, sizeof tc->trace_id);
@@ -190,7 +185,7 @@ void lira__trace_sink_pool_free(lira_tracer *t)
 lira_tracer *lira_tracer_peek(const lira_engine *e)
 {
     lira_telemetry *h = lira_telemetry_of(e);
-    if (!h || !lira_telemetry_sink_of)
+    if (!h)
         return NULL;
     const lira_telemetry_sink *s = lira_telemetry_sink_of(h);
     return s && s->destroy == on_destroy ? s->ud : NULL;

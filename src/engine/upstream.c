@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "status.h"
+#include "telemetry.h"
 #include "upstream_impl.h"
 
 #define MAX_NAME 256
@@ -79,6 +80,12 @@ static int get_registry(lira_engine *e, registry **out)
 {
     registry *r = lira_engine_slot(e, LIRA_SLOT_UPSTREAMS);
     if (!r) {
+        /* The hub first: close hooks run latest first, so it outlives the
+         * registry and sees the end of the calls cancelled at engine free.
+         * Without one (LIRA_LOG_FILE cannot be opened) calls are not
+         * reported; they still run. */
+        lira_telemetry *t;
+        (void)lira_telemetry_get(e, &t);
         if (!(r = calloc(1, sizeof *r)))
             return LIRA_ENOMEM;
         r->engine = e;
@@ -122,7 +129,29 @@ typedef struct parts {
     lira_budget budget;
 } parts;
 
-static int build_parts(const lira_upstream_config *c, int want, int64_t now, parts *p)
+/* Every breaker reports its transitions to telemetry, then to the user's
+ * callback (kept in u->cfg, which is what config comparisons see). */
+static void on_transition(void *ud, lira_breaker_state from, lira_breaker_state to, int64_t now)
+{
+    lira_upstream *u = ud;
+    lira_telemetry *t = lira_telemetry_of(u->engine);
+    if (t)
+        lira_telemetry_breaker_transition(t, u->name, from, to, now, lira_engine_wall(u->engine));
+    if (u->cfg.breaker.on_transition)
+        u->cfg.breaker.on_transition(u->cfg.breaker.ud, from, to, now);
+}
+
+/* The breaker state gauge of a (re-)created breaker. */
+static void report_state(lira_upstream *u)
+{
+    lira_telemetry *t = lira_telemetry_of(u->engine);
+    if (t)
+        lira_telemetry_breaker_state(t, u->name, u->cfg.breaker_on ? LIRA_BREAKER_CLOSED
+                                                                   : LIRA_BREAKER_DISABLED);
+}
+
+static int build_parts(const lira_upstream_config *c, int want, int64_t now, lira_upstream *u,
+                       parts *p)
 {
     int rc = LIRA_OK;
     memset(p, 0, sizeof *p);
@@ -131,8 +160,12 @@ static int build_parts(const lira_upstream_config *c, int want, int64_t now, par
     if (rc == LIRA_OK && (want & PART_BUDGET) && c->budget_on)
         rc = lira_budget_init(&p->budget, c->budget_ratio, c->budget_min_per_second,
                               LIRA_BUDGET_DEFAULT_WINDOW_NS, now);
-    if (rc == LIRA_OK && (want & PART_BREAKER) && c->breaker_on)
-        rc = lira_breaker_init(&p->breaker, &c->breaker);   /* last: it allocates */
+    if (rc == LIRA_OK && (want & PART_BREAKER) && c->breaker_on) {
+        lira_breaker_config bc = c->breaker;
+        bc.on_transition = on_transition;
+        bc.ud = u;
+        rc = lira_breaker_init(&p->breaker, &bc);   /* last: it allocates */
+    }
     return rc == LIRA_ERANGE ? LIRA_EINVAL : rc;
 }
 
@@ -196,20 +229,21 @@ static int create(registry *r, const char *name, const lira_upstream_config *c, 
         r->items = g;
         r->cap = cap;
     }
-    parts p;
-    int rc = build_parts(c, PART_BREAKER | PART_LIMITER | PART_BUDGET, lira_engine_now(r->engine), &p);
-    if (rc != LIRA_OK)
-        return rc;
     lira_upstream *u = calloc(1, sizeof *u);
     size_t len = strlen(name);
     char *nm = u ? malloc(len + 1) : NULL;
-    if (nm)
-        memcpy(nm, name, len + 1);
     if (!nm) {
         free(u);
-        if (c->breaker_on)
-            lira_breaker_free(&p.breaker);
         return LIRA_ENOMEM;
+    }
+    memcpy(nm, name, len + 1);
+    parts p;
+    int rc = build_parts(c, PART_BREAKER | PART_LIMITER | PART_BUDGET, lira_engine_now(r->engine),
+                         u, &p);
+    if (rc != LIRA_OK) {
+        free(nm);
+        free(u);
+        return rc;
     }
     u->engine = r->engine;
     u->name = nm;
@@ -217,6 +251,7 @@ static int create(registry *r, const char *name, const lira_upstream_config *c, 
     swap_parts(u, c, PART_BREAKER | PART_LIMITER | PART_BUDGET, &p);
     u->breaker_epoch = u->limiter_epoch = 0;
     r->items[r->n++] = u;
+    report_state(u);
     *out = u;
     return LIRA_OK;
 }
@@ -243,9 +278,11 @@ int lira_upstream_get(lira_engine *e, const char *name, const lira_upstream_conf
     int m = changed_parts(&u->cfg, cfg);
     if (m) {
         parts p;
-        if ((rc = build_parts(cfg, m, lira_engine_now(e), &p)) != LIRA_OK)
+        if ((rc = build_parts(cfg, m, lira_engine_now(e), u, &p)) != LIRA_OK)
             return rc;
         swap_parts(u, cfg, m, &p);
+        if (m & PART_BREAKER)
+            report_state(u);
     }
     u->cfg.read_headers = cfg->read_headers;
     u->refs++;

@@ -13,6 +13,7 @@
 #include "lua_client.h"
 #include "redact.h"
 #include "status.h"
+#include "trace.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -471,6 +472,10 @@ static int l_client_new(lua_State *L)
     parse_retry(L, c, 1, &uc);
     parse_resilience(L, c, 1, &uc);
     parse_misc(L, c, 1);
+    /* The engine's tracer (and its telemetry hub) before the upstreams, so
+     * calls get spans and a traceparent even outside lira.trace.span, and
+     * both outlive the upstream registry when the engine is freed. */
+    (void)lira_tracer_get(e);
     lira_upstream *up = NULL;
     int rc = lira_upstream_get(e, c->name, &uc, &up);
     if (rc != LIRA_OK)

@@ -5,10 +5,12 @@
  * pending wait and frees the engine if this state created it; the runtime
  * installs a shared engine with lira_lua_set_engine() and frees it itself. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lua_sched.h"
 #include "status.h"
+#include "telemetry.h"
 
 #define SCHED_MT "lira.Scheduler"
 
@@ -29,6 +31,17 @@ static int sched_gc(lua_State *L)
     lira_sched_free_waits(s, !s->owned);
     s->e = NULL;
     return 0;
+}
+
+/* A private engine serves a plain `require "lira"` host, a library user who
+ * wants failures in the log, not a line per call: its threshold is warn
+ * unless LIRA_LOG_LEVEL says otherwise (the runtime's engine logs at info).
+ * The hub is created now, first, so it also outlives every other layer. */
+static void private_log_level(lira_engine *e)
+{
+    lira_telemetry *t = NULL;
+    if (lira_telemetry_get(e, &t) == LIRA_OK && !getenv("LIRA_LOG_LEVEL"))
+        lira_log_set_level(lira_telemetry_log(t), LIRA_LOG_WARN);
 }
 
 lira_sched *lira_sched_peek(lua_State *L)
@@ -73,6 +86,7 @@ lira_engine *lira_lua_engine(lua_State *L)
             luaL_error(L, "lira: cannot create the engine: %s", lira_strerror(rc));
         s->e = e;
         s->owned = 1;
+        private_log_level(e);
     }
     return s->e;
 }
@@ -115,6 +129,7 @@ static int l_reset_engine(lua_State *L)
         lira_engine_free(s->e);
     s->e = e;
     s->owned = 1;
+    private_log_level(e);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "binding.h"
+#include "lua_trace.h"
 #include "status.h"
 #include "telemetry.h"
 
@@ -103,8 +104,10 @@ static int log_at(lua_State *L, lira_log_level lv, const char *fname)
     lira_log_field f[MAX_FIELDS];
     size_t n = lua_istable(L, 2) ? read_fields(L, fname, f) : 0;
     lira_engine *e = lira_lua_engine(L);
+    int pushed = lira_lua_trace_enter(L);   /* the line carries this coroutine's span */
     int rc = lira_telemetry_log_user(t, lv, lua_tostring(L, 1), f, n, lira_engine_now(e),
                                      lira_engine_wall(e));
+    lira_lua_trace_leave(L, pushed);
     lua_pushboolean(L, rc == LIRA_OK);
     return 1;
 }

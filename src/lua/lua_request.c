@@ -12,6 +12,7 @@
 
 #include "lua_client.h"
 #include "lua_json.h"
+#include "lua_trace.h"
 #include "status.h"
 
 #define ARG_METHOD 2
@@ -644,7 +645,11 @@ int lc_client_request(lua_State *L)
     k->on_ref = on_ref;
     memcpy(k->request_id, rid, sizeof k->request_id);
     spec.hook_ud = k;
+    spec.endpoint = path;      /* the template, before filling */
+    spec.request_id = rid;
+    int pushed = lira_lua_trace_enter(L);   /* a call inside lira.trace.span is its child */
     int rc = lira_call_start(c->engine, c->up, &spec, on_done, k, &k->call);
+    lira_lua_trace_leave(L, pushed);
     if (rc != LIRA_OK) {
         char msg[128];
         snprintf(msg, sizeof msg, "cannot start the call: %s", lira_strerror(rc));

@@ -22,10 +22,11 @@ end)
 
 local CHILD = here .. "fixtures/state_payment_child.lua"
 
--- Start the child; returns its pid and the pipe of its stdout.
+-- Start the child; returns its pid and the pipe of its stdout (stderr too:
+-- the log is off, the 503 would log a warning there).
 local function spawn(state, mode)
   local cmd = ("echo $$; exec %s lua5.4 %s %s %s 2>&1"):format(
-    H.env_prefix { LIRA_STATE = state }, H.quote(CHILD), H.quote(sb.url), mode)
+    H.env_prefix { LIRA_STATE = state, LIRA_LOG_LEVEL = "off" }, H.quote(CHILD), H.quote(sb.url), mode)
   local p = assert(io.popen(cmd))
   return tonumber(p:read("l")), p
 end
