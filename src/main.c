@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "runtime/runtime.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/send_webhook.h"
 
@@ -16,6 +17,9 @@ static const char USAGE[] =
     "usage: lira <command> [flags]\n"
     "\n"
     "Commands:\n"
+    "  run            load, schedule, supervise and hot-reload integrations\n"
+    "                 (lira run --help)\n"
+    "  check          validate integration files without running them\n"
     "  sandbox        run a local fault-injecting fake API (lira sandbox --help)\n"
     "  sandbox send-webhook\n"
     "                 sign and POST a webhook like a provider does\n"
@@ -39,6 +43,10 @@ int main(int argc, char **argv)
         printf("lira %s\n", LIRA_VERSION);
         return 0;
     }
+    if (strcmp(cmd, "run") == 0)
+        return lira_run_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return lira_check_main(argc - 1, argv + 1);
     if (strcmp(cmd, "sandbox") == 0) {
         if (argc >= 3 && strcmp(argv[2], "send-webhook") == 0)
             return lira_sandbox_send_webhook_main(argc - 2, argv + 2);

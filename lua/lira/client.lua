@@ -66,6 +66,8 @@ local function check_auth(v)
 end
 
 local function check_fallback(v)
+  -- false: "failures surface", an explicit decision (lira check asks for one).
+  if v == false then return true, nil end
   if type(v) == "function" or fallback.is_stale(v) then return true, v end
   return false
 end
@@ -196,8 +198,9 @@ local CLIENT = S.group({
   { "tls", TLS },
   { "idempotency_header", S.string { pattern = TOKEN, what = "a header name",
       default = "Idempotency-Key", doc = "header carrying idempotency_key" } },
-  { "fallback", S.custom(check_fallback, "a function(req, err)",
-                         { doc = "called instead of failing (§5)" }) },
+  { "fallback", S.custom(check_fallback, "a function(req, err) or false",
+                         { doc = "called instead of failing (§5); `false` says failures " ..
+                               "surface (an explicit decision `lira check` accepts)" }) },
 })
 
 local STANDALONE_BREAKER = S.group(BREAKER_FIELDS)
@@ -250,7 +253,7 @@ local function normalize(opts)
   }
   if cfg.retry then cfg.retry.budget = nil end
   if cfg.limit and not cfg.limit.rate and not cfg.limit.headers then cfg.limit = false end
-  return cfg, o.auth, o.fallback
+  return cfg, o.auth, o.fallback or nil
 end
 
 -- client._normalize(opts) -> cfg, auth, fallback: validation and

@@ -49,4 +49,8 @@ M.trace = { span = core.trace_span, current = core.trace_current }
 -- delivery's signature (Standard Webhooks, Stripe, GitHub, generic HMAC).
 M.webhook = require "lira.webhook"
 
+-- Integrations (§8, docs/runtime.md): the value a file that `lira run`
+-- loads returns; validated here, scheduled and supervised by the runtime.
+M.integration = require("lira.integration").new
+
 return M

@@ -127,7 +127,7 @@ describe("lira.client options", function()
     { { tls = { ca_file = "/nonexistent/ca.pem" } }, "option tls.ca_file cannot be opened: /nonexistent/ca.pem" },
     { { tls = { verify = false } }, "unknown option tls.verify" },
     { { idempotency_header = "Idem Key" }, "option idempotency_header must be a header name" },
-    { { fallback = "cached" }, "option fallback must be a function(req, err)" },
+    { { fallback = "cached" }, "option fallback must be a function(req, err) or false" },
     { { retries = 3 }, "unknown option retries" },
     { { [1] = "x" }, "unknown option 1" },
   }
