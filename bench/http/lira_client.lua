@@ -2,7 +2,11 @@
 -- layer a production client has on — limiter (a rate high enough never to
 -- wait, so its bookkeeping is paid but no pacing), breaker, retries with
 -- the retry budget, X-Request-Id (always sent) — and res:json() on every
--- body. traceparent is not sent yet: observability is a later issue.
+-- body. Observability follows the environment (docs/observability.md): as a
+-- plain host it logs at warn (no line per call), keeps metrics and sends a
+-- traceparent; scripts/bench_http --telemetry sets LIRA_LOG_LEVEL,
+-- LIRA_LOG_FILE, LIRA_METRICS=off and the OTEL_* variables to compare
+-- everything off, everything on (spans exported) and traces unsampled.
 --
 -- c tasks (lira.spawn) each make n/c sequential GETs inside lira.run; c=1
 -- is one task. Each task makes one GET first, outside the measurement, so

@@ -76,6 +76,10 @@ int lira_telemetry_options_default(lira_telemetry_options *o)
     int rc = lira_log_options_from_env(&o->log);
     o->metrics.max_series = 500;
     o->metrics.max_metrics = 256;
+    /* LIRA_METRICS=off: no built-in metric updates (benches compare against
+     * it; user metrics from Lua still work). */
+    const char *m = getenv("LIRA_METRICS");
+    o->metrics_off = m && strcmp(m, "off") == 0;
     return rc == LIRA_EPARSE ? LIRA_EPARSE : LIRA_OK;
 }
 

@@ -100,7 +100,8 @@ typedef struct lira_telemetry_options {
 } lira_telemetry_options;
 
 /* Defaults: the log from the environment (an unparsable variable keeps its
- * default; the hub logs one warning about it), metrics on. */
+ * default; the hub logs one warning about it), metrics on unless
+ * LIRA_METRICS=off. */
 int lira_telemetry_options_default(lira_telemetry_options *o);
 
 /* A hub of its own (tests, benches). LIRA_EINVAL, LIRA_ENOMEM, LIRA_ESTATE
