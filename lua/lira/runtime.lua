@@ -110,8 +110,8 @@ function M.clients()
     local b, l = c.client.breaker, c.client.limiter
     local okb, bs = pcall(function() return b and b:state() end)
     local okl, av = pcall(function() return l and l:available() end)
-    out[i] = { name = c.client.name, breaker = okb and bs or nil,
-               limiter_tokens = okl and av or nil }
+    if not okl or type(av) ~= "number" or av ~= av or av == math.huge then av = nil end
+    out[i] = { name = c.client.name, breaker = okb and bs or nil, limiter_tokens = av }
   end
   return out
 end
