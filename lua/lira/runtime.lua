@@ -21,7 +21,9 @@ local from_config = {}    -- values lira.config returned (to tell them from lite
 function M.prepare(check)
   local new = lira.client
   lira.client = function(opts)
-    local c = new(opts)
+    local ok, c = pcall(new, opts)
+    -- Re-raised at the caller's line (the file's), not this wrapper's.
+    if not ok then error((tostring(c):gsub("^[^\n]-runtime%.lua:%d+: ", "")), 2) end
     local info = debug.getinfo(2, "Sl")
     clients[#clients + 1] = { client = c, opts = opts, line = info and info.currentline,
                               source = info and info.short_src }

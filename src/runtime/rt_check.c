@@ -72,6 +72,7 @@ int rt_check_files(const rt_opts *o)
     free(names);
     rt_free_files(files, nf);
     int fail = errors > 0 || (o->strict && warnings.n > 0);
+    fflush(stdout);
     fprintf(stderr, "lira check: %zu file(s), %d error(s), %d warning(s)%s\n", nf, errors,
             warnings.n, fail ? "" : ": ok");
     return fail ? 1 : 0;

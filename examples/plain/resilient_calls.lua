@@ -1,7 +1,7 @@
 -- resilient_calls.lua — what a lira client does for you, against `lira sandbox`.
 --
 --   lira sandbox --listen 127.0.0.1:8080 &
---   SHOP_URL=http://127.0.0.1:8080 lua5.4 examples/resilient_calls.lua
+--   SHOP_URL=http://127.0.0.1:8080 lua5.4 examples/plain/resilient_calls.lua
 --
 -- A plain Lua 5.4 script: no runtime needed. Every call below goes through
 -- the same C pipeline: rate limiter -> circuit breaker -> attempt -> retry
