@@ -21,7 +21,8 @@ M.Integration = Integration
 
 local KEYS = { name = true, every = true, sync = true, start = true, stop = true,
                webhooks = true, description = true }
-local HOOK_KEYS = { verify = true, id = true, handle = true }
+local HOOK_KEYS = { verify = true, id = true, handle = true, max_attempts = true,
+                   max_body = true }
 local SCHEMES = { standard = true, stripe = true, github = true, hmac = true }
 
 local function fail(msg, level)
@@ -45,7 +46,7 @@ local function check_webhook(route, h, level)
   end
   for k in pairs(h) do
     if not HOOK_KEYS[k] then
-      fail(("webhooks[%q]: unknown field '%s' (verify, id, handle)"):format(route, tostring(k)),
+      fail(("webhooks[%q]: unknown field '%s' (verify, id, handle, max_attempts, max_body)"):format(route, tostring(k)),
            level + 1)
     end
   end

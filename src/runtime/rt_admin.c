@@ -1,5 +1,6 @@
 /* rt_admin.c — the listener of `lira run --listen`: /metrics, /healthz,
- * /readyz and /admin/integrations (docs/runtime.md).
+ * /readyz, /admin/integrations, /admin/webhooks (docs/runtime.md), and the
+ * integrations' webhook routes, handed to rt_webhook_http.c.
  *
  * libmicrohttpd runs its own threads; a handler never touches the runtime.
  * It posts a job to the loop thread (lira_engine_post) and waits for the
@@ -21,11 +22,16 @@
 
 #include "core/status.h"
 #include "engine/telemetry.h"
+#include "runtime/rt_webhook.h"
 #include "runtime/runtime.h"
 
 #define ANSWER_TIMEOUT_MS 5000
+#define CONNECTION_LIMIT 512      /* concurrent connections (then refused) */
+#define CONNECTION_TIMEOUT_S 10   /* idle or slow-sending connections are closed */
 
-enum { J_METRICS, J_HEALTH, J_READY, J_INTEGS, J_NOTFOUND };
+static char admin_marker;         /* con_cls of an admin request */
+
+enum { J_METRICS, J_HEALTH, J_READY, J_INTEGS, J_WEBHOOKS, J_NOTFOUND };
 
 typedef struct job {
     pthread_mutex_t mu;
@@ -185,9 +191,12 @@ static void build(void *ud)
     case J_INTEGS:
         answer(j, 200, "application/json", integrations_json(r));
         break;
+    case J_WEBHOOKS:
+        answer(j, 200, "application/json", rt_wh_admin_json(r));
+        break;
     default:
         answer(j, 404, "text/plain", strdup("not found: try /metrics /healthz /readyz "
-                                            "/admin/integrations\n"));
+                                            "/admin/integrations /admin/webhooks\n"));
     }
     pthread_mutex_lock(&j->mu);
     j->done = 1;
@@ -198,10 +207,18 @@ static void build(void *ud)
 
 /* ------------------------------------------------------------ MHD thread */
 
+static int route_path(const char *url);
+
 static int route(const char *method, const char *url)
 {
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+    int k = route_path(url);
+    if (k != J_NOTFOUND && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return -1;
+    return k;
+}
+
+static int route_path(const char *url)
+{
     if (strcmp(url, "/metrics") == 0)
         return J_METRICS;
     if (strcmp(url, "/healthz") == 0)
@@ -210,6 +227,8 @@ static int route(const char *method, const char *url)
         return J_READY;
     if (strcmp(url, "/admin/integrations") == 0 || strcmp(url, "/admin/integrations/") == 0)
         return J_INTEGS;
+    if (strcmp(url, "/admin/webhooks") == 0 || strcmp(url, "/admin/webhooks/") == 0)
+        return J_WEBHOOKS;
     return J_NOTFOUND;
 }
 
@@ -256,9 +275,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)upload;
     admin *a = cls;
     if (*con_cls == NULL) {
-        *con_cls = (void *)1;
-        return MHD_YES;
+        void *q = a->closing ? NULL : rt_wh_http_begin(a->r->webhooks, c, url, method);
+        *con_cls = q ? q : &admin_marker;
+        /* A refusal known from the headers (405, 413) is sent now, before
+         * the body: a client that asked "Expect: 100-continue" sends none. */
+        return q ? rt_wh_http_step(a->r->webhooks, q, c, NULL, upload_size) : MHD_YES;
     }
+    if (*con_cls != &admin_marker)
+        return rt_wh_http_step(a->r->webhooks, *con_cls, c, upload, upload_size);
     if (*upload_size) {
         *upload_size = 0;
         return MHD_YES;
@@ -288,6 +312,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rc = reply(c, 503, "text/plain", "the loop did not answer in time\n", 32);
     job_release(j);
     return rc;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)c;
+    (void)toe;
+    admin *a = cls;
+    if (*con_cls && *con_cls != &admin_marker)
+        rt_wh_http_end(a->r->webhooks, *con_cls);
+    *con_cls = NULL;
 }
 
 /* ------------------------------------------------------------ start / stop */
@@ -342,15 +377,25 @@ int rt_admin_start(rt *r, const char *addr, char *err, size_t cap)
         return LIRA_ENOMEM;
     }
     a->r = r;
+    if (rt_wh_init(r) != LIRA_OK || rt_wh_loop_start(r) != LIRA_OK) {
+        close(fd);
+        free(a);
+        rt_wh_free(r);
+        snprintf(err, cap, "out of memory");
+        return LIRA_ENOMEM;
+    }
     a->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                                 MHD_USE_POLL | MHD_USE_ITC,
                             0, NULL, NULL, on_request, a, MHD_OPTION_LISTEN_SOCKET, fd,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
                             MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024), MHD_OPTION_END);
     if (!a->d) {
         close(fd);
         free(a);
+        rt_wh_loop_stop(r);
+        rt_wh_free(r);
         snprintf(err, cap, "cannot start the HTTP listener");
         return LIRA_ESTATE;
     }
@@ -371,4 +416,7 @@ void rt_admin_stop(rt *r)
     MHD_stop_daemon(a->d);
     free(a);
     r->admin = NULL;
+    /* No request thread is left: the webhook stores can close. */
+    rt_wh_loop_stop(r);
+    rt_wh_free(r);
 }

@@ -21,6 +21,7 @@
 
 #include "core/status.h"
 #include "engine/log.h"
+#include "runtime/rt_webhook.h"
 #include "runtime/runtime.h"
 
 #define TICK_NS 100000000LL
@@ -181,6 +182,7 @@ static void remove_integ(rt *r, rt_integ *in)
         }
     }
     rt_integ_halt(in);
+    rt_wh_install(r, in->name, NULL, 0);
     rt_retire(r, in->cur);
     in->cur = NULL;
     free_integ(in);
@@ -241,9 +243,17 @@ int rt_load_file(rt *r, const char *file)
         remove_integ(r, in);   /* renamed: the old one stops, a new one starts */
         in = NULL;
     }
+    rt_wh_route *hooks = NULL;
+    size_t nhooks = 0;
+    if (r->webhooks &&
+        rt_wh_routes_read(r, v, file, &hooks, &nhooks, err, sizeof err) != LIRA_OK) {
+        rt_version_close(v);
+        return load_failed(r, file, err);
+    }
     clear_broken(r, file);
     int reload = in != NULL;
     if (!in && !(in = new_integ(r, v, file))) {
+        rt_wh_routes_free(hooks, nhooks);
         rt_version_close(v);
         return load_failed(r, file, "out of memory");
     }
@@ -261,6 +271,7 @@ int rt_load_file(rt *r, const char *file)
         lira_timer_stop(r->e, &in->run_timer);
     lira_timer_stop(r->e, &in->start_timer);
     rt_retire(r, old);
+    rt_wh_install(r, in->name, hooks, nhooks);
     rt_integ_start(in);
     char gen[32];
     snprintf(gen, sizeof gen, "%llu", (unsigned long long)v->generation);
@@ -333,6 +344,7 @@ static void on_tick(lira_timer *t, void *ud)
 {
     rt *r = ud;
     rt_drain_tick(r);
+    rt_wh_tick(r);
     if (r->phase == 1 && !r->draining)
         r->phase = 2;
     lira_timer_start(r->e, t, lira_engine_now(r->e) + TICK_NS, on_tick, r);

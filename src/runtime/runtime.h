@@ -143,6 +143,7 @@ struct rt {
     void *watches;             /* rt_reload.c's wd -> path table */
     /* admin */
     void *admin;
+    void *webhooks;            /* rt_wh (rt_webhook.h); NULL without --listen */
     char search_dir[4096];     /* the binary's folder (module paths) */
 };
 
