@@ -6,6 +6,8 @@
 --   t.mock(client, routes)    scripted responses under the real call pipeline
 --   t.cassette(path, mode)    record real interactions / replay them offline
 --   t.shape(value, shape)     every path of a decoded body that no longer fits
+--   t.sandbox([opts])         a real `lira sandbox` on a free port (integration layer)
+--   t.runtime(path[, opts])   integration files loaded in-process as `lira run` would
 --
 -- The scripted responses are served by a transport that lira.testing puts
 -- under this state's engine (src/lua/lua_testing*.c): retries, breakers,
@@ -463,6 +465,26 @@ M.shape = shape.assert
 
 function M.cassette(path, mode, opts)
   return require("lira.testing_cassette").open(M, path, mode, opts)
+end
+
+-- ------------------------------------------------- integration layer ---
+-- lira/testing_integration.lua: t.sandbox, t.runtime, t.sign_webhook.
+
+function M.sandbox(opts)
+  return require("lira.testing_integration").sandbox(opts)
+end
+
+function M.runtime(path, opts)
+  return require("lira.testing_integration").runtime(path, opts)
+end
+
+-- The value of a header of a sandbox /_log entry, whatever its case.
+function M.header(entry, name)
+  return require("lira.testing_integration").header(entry, name)
+end
+
+function M.sign_webhook(o)
+  return require("lira.testing_integration").sign_webhook(o)
 end
 
 M._scope_of = scope_of
