@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "runtime/rt_webhook.h"
 #include "runtime/runtime.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/send_webhook.h"
@@ -23,6 +24,7 @@ static const char USAGE[] =
     "  sandbox        run a local fault-injecting fake API (lira sandbox --help)\n"
     "  sandbox send-webhook\n"
     "                 sign and POST a webhook like a provider does\n"
+    "  webhooks       list and replay the webhook inbox (lira webhooks --help)\n"
     "  version        print the version\n"
     "\n"
     "  -h, --help     this text\n"
@@ -47,6 +49,8 @@ int main(int argc, char **argv)
         return lira_run_main(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return lira_check_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "webhooks") == 0)
+        return lira_webhooks_main(argc - 1, argv + 1);
     if (strcmp(cmd, "sandbox") == 0) {
         if (argc >= 3 && strcmp(argv[2], "send-webhook") == 0)
             return lira_sandbox_send_webhook_main(argc - 2, argv + 2);
