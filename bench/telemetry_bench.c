@@ -8,7 +8,9 @@
  *   - metrics + debug (a line per attempt as well)
  * and the cost of one Prometheus exposition of the resulting registry.
  *
- *   telemetry_bench [calls]      (default 200000) */
+ *   telemetry_bench [calls [only]]   (default 200000; only = off, metrics,
+ *                                     info or debug: that setup alone, for
+ *                                     callgrind's per-setup counts) */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +105,14 @@ int main(int argc, char **argv)
         return 1;
     close(fd);
     printf("telemetry hub, %d calls (1 attempt each), log file %s\n", n, path);
+    const char *only = argc > 2 ? argv[2] : NULL;
+    if (only) {
+        int lv = strcmp(only, "info") == 0 ? LIRA_LOG_INFO
+                 : strcmp(only, "debug") == 0 ? LIRA_LOG_DEBUG : LIRA_LOG_OFF;
+        run(only, (lira_log_level)lv, strcmp(only, "off") == 0, n, path);
+        unlink(path);
+        return 0;
+    }
     double off = run("all off", LIRA_LOG_OFF, 1, n, path);
     double met = run("metrics", LIRA_LOG_OFF, 0, n, path);
     double info = run("metrics + info line per call", LIRA_LOG_INFO, 0, n, path);

@@ -38,21 +38,21 @@ static unsigned char lower(unsigned char c)
 /* Case-insensitive equality of s[0..n) with the lower-case word w. */
 static int ci_equal(const char *s, size_t n, const char *w)
 {
-    size_t wn = strlen(w);
-    if (n != wn)
-        return 0;
+    /* No strlen(w): most words differ at the first byte. */
     for (size_t i = 0; i < n; i++)
-        if (lower((unsigned char)s[i]) != (unsigned char)w[i])
+        if (w[i] == '\0' || lower((unsigned char)s[i]) != (unsigned char)w[i])
             return 0;
-    return 1;
+    return w[n] == '\0';
 }
 
 /* Case-insensitive: does s[0..n) contain the lower-case word w? */
 static int ci_contains(const char *s, size_t n, const char *w)
 {
     size_t wn = strlen(w);
+    /* The first letter filters almost every position before the full
+     * compare (this runs for every query parameter of every logged URL). */
     for (size_t i = 0; i + wn <= n; i++)
-        if (ci_equal(s + i, wn, w))
+        if (lower((unsigned char)s[i]) == (unsigned char)w[0] && ci_equal(s + i, wn, w))
             return 1;
     return 0;
 }
@@ -172,12 +172,23 @@ static size_t authority_start(const char *u, size_t len)
     return 0; /* no scheme: "user:pw@host/..." or "host:8080/..." */
 }
 
-static size_t find_any(const char *s, size_t from, size_t len, const char *set)
+/* The end of the authority: the first '/', '?' or '#' at or after `from`
+ * (len when none). A byte table, not strchr per byte: every logged URL and
+ * every recorded span passes here. */
+static size_t find_authority_end(const char *s, size_t from, size_t len)
 {
+    static const unsigned char stop[256] = {['/'] = 1, ['?'] = 1, ['#'] = 1};
     for (size_t i = from; i < len; i++)
-        if (s[i] != '\0' && strchr(set, s[i]))
+        if (stop[(unsigned char)s[i]])
             return i;
     return len;
+}
+
+/* The first c in s[from..len), or len. */
+static size_t find_char(const char *s, size_t from, size_t len, char c)
+{
+    const char *p = from < len ? memchr(s + from, c, len - from) : NULL;
+    return p ? (size_t)(p - s) : len;
 }
 
 /* Copies the fragment (after '#'): only the part after its first '?' is read
@@ -200,7 +211,7 @@ int lira_redact_url(const char *url, size_t len, char *out, size_t cap, size_t *
     writer w = {out, cap, 0};
     size_t a = authority_start(url, len), pos = 0;
     if (a < len) {
-        size_t e = find_any(url, a, len, "/?#");
+        size_t e = find_authority_end(url, a, len);
         size_t at = e;
         for (size_t i = a; i < e; i++)
             if (url[i] == '@')
@@ -211,8 +222,8 @@ int lira_redact_url(const char *url, size_t len, char *out, size_t cap, size_t *
             pos = at;
         }
     }
-    size_t hash = find_any(url, pos, len, "#");
-    size_t qm = find_any(url, pos, hash, "?");
+    size_t hash = find_char(url, pos, len, '#');
+    size_t qm = find_char(url, pos, hash, '?');
     put(&w, url + pos, qm - pos);
     if (qm < hash) {
         put(&w, "?", 1);

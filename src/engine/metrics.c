@@ -431,6 +431,11 @@ int lira_series_observe(lira_series *s, double seconds)
     return lira_histogram_record(s->h, (int64_t)llround(seconds * 1e9));
 }
 
+int lira_series_is_overflow(const lira_series *s)
+{
+    return s && s == s->f->other;
+}
+
 double lira_series_value(const lira_series *s)
 {
     return s ? s->value : 0.0;

@@ -23,7 +23,8 @@
  * two expositions of the same state are identical.
  *
  * One thread (the engine's loop) owns a registry. Series pointers stay valid
- * until lira_metrics_free. */
+ * until lira_metrics_free, so a hot caller may keep them (the telemetry hub
+ * does, per client and endpoint) instead of looking its labels up again. */
 #ifndef LIRA_METRICS_H
 #define LIRA_METRICS_H
 
@@ -109,6 +110,11 @@ int lira_series_add(lira_series *s, double v);
 int lira_series_set(lira_series *s, double v);
 int lira_series_observe(lira_series *s, double seconds);
 int lira_series_observe_ns(lira_series *s, int64_t ns);
+
+/* 1 when s is its metric's overflow series (the "other" label set): a
+ * caller caching series pointers must not cache that one, so each update
+ * still goes through lira_metric_series and is counted as an overflow. */
+int lira_series_is_overflow(const lira_series *s);
 
 double lira_series_value(const lira_series *s);                  /* counter/gauge */
 const lira_histogram *lira_series_histogram(const lira_series *s);   /* or NULL */

@@ -6,6 +6,7 @@
 
 #include "status.h"
 #include "telemetry.h"
+#include "telemetry_site.h"
 
 #define MAX_USER_FIELDS 64
 
@@ -20,6 +21,7 @@ struct lira_telemetry {
     lira_metrics *metrics;
     lira_metric *m[M_COUNT_];
     int metrics_off;
+    tel_sites *sites;         /* series per client and endpoint; NULL = no cache */
     lira_telemetry_sink sink;
     int has_sink;
     char correlation_id[LIRA_TEL_ID_MAX];
@@ -101,6 +103,8 @@ int lira_telemetry_new(const lira_telemetry_options *o, lira_telemetry **out)
     int rc = lira_log_new(&o->log, &t->log);
     if (rc == LIRA_OK)
         rc = lira_metrics_new(&o->metrics, &t->metrics);
+    /* Without it every update looks its series up: slower, still right. */
+    t->sites = lira__tel_sites_new();
     for (int i = 0; rc == LIRA_OK && i < M_COUNT_; i++)
         rc = lira_metrics_define(t->metrics, &builtin[i], &t->m[i]);
     if (rc != LIRA_OK) {
@@ -119,6 +123,7 @@ void lira_telemetry_free(lira_telemetry *t)
         t->sink.destroy(t->sink.ud);
     lira_log_free(t->log);
     lira_metrics_free(t->metrics);
+    lira__tel_sites_free(t->sites);
     free(t);
 }
 
@@ -238,13 +243,6 @@ static void bump(lira_telemetry *t, int which, const char *const *v, size_t n, d
         lira_series_add(s, by);
 }
 
-static void observe(lira_telemetry *t, int which, const char *const *v, size_t n, int64_t ns)
-{
-    lira_series *s;
-    if (lira_metric_series(t->m[which], v, n, &s) == LIRA_OK)
-        lira_series_observe_ns(s, ns < 0 ? 0 : ns);
-}
-
 static void gauge(lira_telemetry *t, int which, const char *client, double v)
 {
     lira_series *s;
@@ -352,9 +350,15 @@ void lira_telemetry_call_start(lira_telemetry *t, lira_tel_call *tc, int64_t now
     host_of(tc->url, tc->server_address, sizeof tc->server_address);
     if (t->has_sink && t->sink.call_start)
         t->sink.call_start(t->sink.ud, tc, now, wall);
+    tc->metrics_site = NULL;
     if (!t->metrics_off) {
         const char *c = or_unknown(tc->client);
-        bump(t, M_IN_FLIGHT, &c, 1, 1);
+        tel_site *st = lira__tel_sites_site(t->sites, c, tc->endpoint ? tc->endpoint : "");
+        tc->metrics_site = st;
+        lira_series *s = lira__tel_series(st ? &st->client->in_flight : NULL, t->m[M_IN_FLIGHT],
+                                          &c, 1);
+        if (s)
+            lira_series_add(s, 1);
     }
 }
 
@@ -367,19 +371,47 @@ void lira_telemetry_attempt_start(lira_telemetry *t, lira_tel_call *tc, int atte
         t->sink.attempt_start(t->sink.ud, tc, attempt, now, wall, traceparent, cap);
 }
 
-static void attempt_metrics(lira_telemetry *t, lira_tel_call *tc, const lira_call_attempt *a)
+/* The http_client_request_duration_seconds series of an attempt: the pair's
+ * latest one when the labels are the same (the usual case), else a lookup
+ * that becomes the latest. */
+static lira_series *http_series(lira_telemetry *t, lira_tel_call *tc, tel_site *st,
+                                const lira_http_response *res)
 {
-    const lira_http_response *res = a->res;
-    char code[12] = "";
+    int code = -1;
     const char *err = "";
     if (res && res->failure == LIRA_FAIL_NONE)
-        snprintf(code, sizeof code, "%d", res->status);
+        code = res->status;
     else
         err = res ? lira_failure_name(res->failure) : "transport";
-    const char *hv[4] = {tc->method ? tc->method : "_OTHER", code, tc->server_address, err};
-    observe(t, M_HTTP_DURATION, hv, 4, a->duration_ns);
+    const char *method = tc->method ? tc->method : "_OTHER";
+    if (st && st->http && st->http_code == code && st->http_err == err &&
+        strcmp(st->http_method, method) == 0 && strcmp(st->http_server, tc->server_address) == 0)
+        return st->http;
+    char cs[12] = "";
+    if (code >= 0)
+        snprintf(cs, sizeof cs, "%d", code);
+    const char *hv[4] = {method, cs, tc->server_address, err};
+    lira_series *s = lira__tel_series(NULL, t->m[M_HTTP_DURATION], hv, 4);
+    size_t ml = strlen(method);
+    if (st && s && !lira_series_is_overflow(s) && ml < sizeof st->http_method) {
+        st->http = s;
+        st->http_code = code;
+        st->http_err = err;
+        memcpy(st->http_method, method, ml + 1);
+        memcpy(st->http_server, tc->server_address, strlen(tc->server_address) + 1);
+    }
+    return s;
+}
+
+static void attempt_metrics(lira_telemetry *t, lira_tel_call *tc, const lira_call_attempt *a)
+{
+    tel_site *st = tc->metrics_site;
+    lira_series *s = http_series(t, tc, st, a->res);
+    if (s)
+        lira_series_observe_ns(s, a->duration_ns < 0 ? 0 : a->duration_ns);
     const char *ce[3] = {or_unknown(tc->client), tc->endpoint ? tc->endpoint : "", NULL};
-    bump(t, M_ATTEMPTS, ce, 2, 1);
+    if ((s = lira__tel_series(st ? &st->attempts : NULL, t->m[M_ATTEMPTS], ce, 2)))
+        lira_series_add(s, 1);
     if (a->retry_reason != LIRA_RR_NONE) {
         ce[2] = lira_retry_reason_name(a->retry_reason);
         bump(t, M_RETRIES, ce, 3, 1);
@@ -416,13 +448,22 @@ void lira_telemetry_attempt_end(lira_telemetry *t, lira_tel_call *tc,
 static void call_metrics(lira_telemetry *t, lira_tel_call *tc, const lira_call_result *r,
                          int64_t now)
 {
+    tel_site *st = tc->metrics_site;
     const char *c = or_unknown(tc->client);
-    bump(t, M_IN_FLIGHT, &c, 1, -1);
+    lira_series *s = lira__tel_series(st ? &st->client->in_flight : NULL, t->m[M_IN_FLIGHT],
+                                      &c, 1);
+    if (s)
+        lira_series_add(s, -1);
+    int status = r->res ? r->res->status : 0;
     char sc[5];
-    status_class(r->res ? r->res->status : 0, sc);
+    status_class(status, sc);
     const char *v[3] = {c, tc->endpoint ? tc->endpoint : "", sc};
-    bump(t, M_REQUESTS, v, 3, 1);
-    observe(t, M_CALL_DURATION, v, 2, now - tc->start_ns);
+    int cls = status >= 100 && status <= 599 ? status / 100 : 0;
+    if ((s = lira__tel_series(st ? &st->requests[cls] : NULL, t->m[M_REQUESTS], v, 3)))
+        lira_series_add(s, 1);
+    int64_t d = now - tc->start_ns;
+    if ((s = lira__tel_series(st ? &st->call_duration : NULL, t->m[M_CALL_DURATION], v, 2)))
+        lira_series_observe_ns(s, d < 0 ? 0 : d);
     if (r->kind != LIRA_KIND_NONE) {
         v[2] = lira_error_kind_name(r->kind);
         bump(t, M_ERRORS, v, 3, 1);
@@ -490,9 +531,14 @@ void lira_telemetry_limiter_wait(lira_telemetry *t, const char *client, int64_t 
     if (!t || t->metrics_off)
         return;
     client = or_unknown(client);
-    observe(t, M_LIMITER_WAIT, &client, 1, wait_ns);
-    if (tokens >= 0)
-        gauge(t, M_LIMITER_TOKENS, client, tokens);
+    tel_client *e = lira__tel_sites_client(t->sites, client);
+    lira_series *s = lira__tel_series(e ? &e->limiter_wait : NULL, t->m[M_LIMITER_WAIT],
+                                      &client, 1);
+    if (s)
+        lira_series_observe_ns(s, wait_ns < 0 ? 0 : wait_ns);
+    if (tokens >= 0 &&
+        (s = lira__tel_series(e ? &e->limiter_tokens : NULL, t->m[M_LIMITER_TOKENS], &client, 1)))
+        lira_series_set(s, tokens);
 }
 
 void lira_telemetry_budget_refused(lira_telemetry *t, const char *client)

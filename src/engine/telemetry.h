@@ -66,6 +66,7 @@ typedef struct lira_tel_call {
     int started;
     char correlation_id[LIRA_TEL_ID_MAX];
     char server_address[LIRA_TEL_HOST_MAX];
+    void *metrics_site;              /* the hub's series cache entry, or NULL */
     /* --- the trace sink's: the ids the next log line of this call carries
      * ("" = none), and its own per-call object */
     char trace_id[LIRA_TRACE_ID_HEX_SIZE];

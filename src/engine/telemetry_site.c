@@ -1,0 +1,113 @@
+/* telemetry_site.c — the hub's series cache (telemetry_site.h). */
+#include "telemetry_site.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "status.h"
+
+#define CLIENT_SLOTS 128         /* open addressing, powers of two, half full at most */
+#define CLIENT_MAX 64
+#define SITE_SLOTS 512
+#define SITE_MAX 256
+
+struct tel_sites {
+    tel_client *clients[CLIENT_SLOTS];
+    size_t nclients;
+    tel_site *sites[SITE_SLOTS];
+    size_t nsites;
+};
+
+tel_sites *lira__tel_sites_new(void)
+{
+    return calloc(1, sizeof(tel_sites));
+}
+
+void lira__tel_sites_free(tel_sites *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < CLIENT_SLOTS; i++)
+        free(c->clients[i]);
+    for (size_t i = 0; i < SITE_SLOTS; i++)
+        free(c->sites[i]);
+    free(c);
+}
+
+/* FNV-1a over s and its NUL; *len = strlen(s). */
+static uint64_t hash_str(uint64_t h, const char *s, size_t *len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    *len = (size_t)(p - (const unsigned char *)s);
+    return (h ^ 0xff) * 0x100000001b3ULL;
+}
+
+tel_client *lira__tel_sites_client(tel_sites *c, const char *client)
+{
+    if (!c || !client)
+        return NULL;
+    size_t len;
+    uint64_t h = hash_str(0xcbf29ce484222325ULL, client, &len);
+    size_t j = (size_t)h & (CLIENT_SLOTS - 1);
+    for (; c->clients[j]; j = (j + 1) & (CLIENT_SLOTS - 1)) {
+        tel_client *e = c->clients[j];
+        if (e->hash == h && memcmp(e->name, client, len + 1) == 0)
+            return e;
+    }
+    if (c->nclients >= CLIENT_MAX)
+        return NULL;
+    tel_client *e = calloc(1, sizeof *e + len + 1);
+    if (!e)
+        return NULL;
+    e->hash = h;
+    memcpy(e->name, client, len + 1);
+    c->clients[j] = e;
+    c->nclients++;
+    return e;
+}
+
+tel_site *lira__tel_sites_site(tel_sites *c, const char *client, const char *endpoint)
+{
+    if (!c || !client || !endpoint)
+        return NULL;
+    size_t cl, el;
+    uint64_t h = hash_str(0xcbf29ce484222325ULL, client, &cl);
+    h = hash_str(h, endpoint, &el);
+    size_t j = (size_t)h & (SITE_SLOTS - 1);
+    for (; c->sites[j]; j = (j + 1) & (SITE_SLOTS - 1)) {
+        tel_site *e = c->sites[j];
+        if (e->hash == h && e->client_len == cl && memcmp(e->key, client, cl) == 0 &&
+            memcmp(e->key + cl + 1, endpoint, el + 1) == 0)
+            return e;
+    }
+    if (c->nsites >= SITE_MAX)
+        return NULL;
+    tel_client *owner = lira__tel_sites_client(c, client);
+    if (!owner)
+        return NULL;
+    tel_site *e = calloc(1, sizeof *e + cl + el + 2);
+    if (!e)
+        return NULL;
+    e->hash = h;
+    e->client = owner;
+    e->client_len = cl;
+    memcpy(e->key, client, cl + 1);
+    memcpy(e->key + cl + 1, endpoint, el + 1);
+    c->sites[j] = e;
+    c->nsites++;
+    return e;
+}
+
+lira_series *lira__tel_series(lira_series **slot, lira_metric *m, const char *const *v, size_t n)
+{
+    if (slot && *slot)
+        return *slot;
+    lira_series *s;
+    if (lira_metric_series(m, v, n, &s) != LIRA_OK)
+        return NULL;
+    if (slot && !lira_series_is_overflow(s))
+        *slot = s;
+    return s;
+}
