@@ -29,8 +29,9 @@ return lira.integration {
   sync = function(ctx)
     -- A flaky endpoint (503 bursts, 429 + Retry-After in the demo scenario).
     local stock, err = shop:get("/inventory")
-    if not stock then
-      ctx.log.warn("inventory unavailable, syncing orders anyway", { error = tostring(err) })
+    if not stock or not stock.ok then   -- no response, or a final 5xx/429 after the retries
+      ctx.log.warn("inventory unavailable, syncing orders anyway",
+                   { error = err and tostring(err) or ("HTTP " .. stock.status) })
     end
 
     local n = 0

@@ -16,21 +16,6 @@ local rtmod = require "lira.runtime"
 
 local M = {}
 
--- The inbox functions: on lira.core when lira_core.c registers them, else
--- loaded from the same C module by name (builds that do not list it yet).
-local function inbox()
-  if core.inbox_insert then return core end
-  local so = package.searchpath("lira.core", package.cpath)
-  local open = so and package.loadlib(so, "luaopen_lira_inbox")
-  if not open then
-    error("lira.testing: t.runtime:deliver needs the store's inbox binding " ..
-          "(src/lua/lua_inbox.c), which this lira.core does not have", 3)
-  end
-  local fns = open()
-  for k, v in pairs(fns) do core[k] = v end
-  return core
-end
-
 local Headers = {}
 Headers.__index = function(h, k)
   if type(k) == "string" then return rawget(h, k:lower()) end
@@ -90,7 +75,7 @@ end
 -- One attempt of one inbox event; returns true | false, message.
 local function attempt(self, ev)
   local r = self.routes[ev.route]
-  local C = inbox()
+  local C = core
   if not r then return false, "no route " .. ev.route end
   local event = make_event(ev)
   local result
@@ -117,7 +102,7 @@ function M.install(Runtime, T, fail)
   --   -> { status, result, id, seq, handled, error, attempts, dead }
   function Runtime:deliver(route, req)
     req = req or {}
-    local C = inbox()
+    local C = core
     self.handled = self.handled or {}
     local body = req.body or ""
     if type(body) == "table" then body = core.json_encode(body) end
@@ -168,7 +153,7 @@ function M.install(Runtime, T, fail)
   -- Run every inbox attempt due now (retries whose backoff has passed);
   -- returns how many succeeded and how many failed.
   function Runtime:process(route)
-    local C = inbox()
+    local C = core
     self.handled = self.handled or {}
     local ok_n, fail_n = 0, 0
     for _, ev in ipairs(C.inbox_due(route, 1000)) do
@@ -179,14 +164,14 @@ function M.install(Runtime, T, fail)
 
   -- The inbox event with this seq: { state = "pending"|"done"|"dead", attempts, ... }
   function Runtime:event(seq)
-    for _, ev in ipairs(inbox().inbox_list(nil, seq - 1, 1)) do
+    for _, ev in ipairs(core.inbox_list(nil, seq - 1, 1)) do
       if ev.seq == seq then return ev end
     end
   end
 
   -- Inbox counts: pending, done, dead (of one route, or all).
   function Runtime:inbox(route)
-    return inbox().inbox_counts(route)
+    return core.inbox_counts(route)
   end
 
   -- How many times handlers of this route succeeded through this runtime.

@@ -128,5 +128,6 @@ void lira_lua_open_metrics(lua_State *L, int mod);  /* lira.metrics */
 void lira_lua_open_trace(lua_State *L, int mod);    /* lira.trace */
 void lira_lua_open_testing(lua_State *L, int mod);  /* lira.testing: scripted transport, clock */
 void lira_lua_open_webhook(lua_State *L, int mod);  /* lira.webhook.verify */
+void lira_lua_open_inbox(lua_State *L, int mod);    /* inbox_*: the webhook inbox (t.runtime) */
 
 #endif

@@ -13,15 +13,6 @@
 
 int luaopen_lira_core(lua_State *L);
 
-/* Parts still being written are skipped until they land. */
-#pragma weak lira_lua_open_store
-#pragma weak lira_lua_open_util
-#pragma weak lira_lua_open_log
-#pragma weak lira_lua_open_metrics
-#pragma weak lira_lua_open_trace
-#pragma weak lira_lua_open_testing
-#pragma weak lira_lua_open_webhook
-
 int luaopen_lira_core(lua_State *L)
 {
     lua_newtable(L);
@@ -33,13 +24,13 @@ int luaopen_lira_core(lua_State *L)
     lira_lua_json_open(L, mod);
     lira_lua_open_tasks(L, mod);
     lira_lua_open_client(L, mod);
-    void (*const later[])(lua_State *, int) = {
-        lira_lua_open_store, lira_lua_open_util, lira_lua_open_log,
-        lira_lua_open_metrics, lira_lua_open_trace, lira_lua_open_testing,
-        lira_lua_open_webhook,
-    };
-    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
-        if (later[i])
-            later[i](L, mod);
+    lira_lua_open_store(L, mod);
+    lira_lua_open_util(L, mod);
+    lira_lua_open_log(L, mod);
+    lira_lua_open_metrics(L, mod);
+    lira_lua_open_trace(L, mod);
+    lira_lua_open_testing(L, mod);
+    lira_lua_open_webhook(L, mod);
+    lira_lua_open_inbox(L, mod);
     return 1;
 }

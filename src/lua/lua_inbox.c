@@ -18,9 +18,7 @@
  * this file does not choose a path. Store failures raise a lira error table
  * like lua_store.c's; a missing seq raises a "not_found" one.
  *
- * Registered on lira.core by lira_lua_open_inbox (a weak part of
- * lira_core.c), and also reachable as luaopen_lira_inbox through
- * package.loadlib on the core module, for builds that do not list it yet. */
+ * Registered on lira.core by lira_lua_open_inbox. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,8 +28,6 @@
 
 #define LIMIT_MAX 1000
 
-void lira_lua_open_inbox(lua_State *L, int mod);
-int luaopen_lira_inbox(lua_State *L);
 
 static const char *const state_names[] = {"pending", "done", "dead"};
 
@@ -315,11 +311,4 @@ void lira_lua_open_inbox(lua_State *L, int mod)
     lua_pushvalue(L, mod);
     luaL_setfuncs(L, inbox_funcs, 0);
     lua_pop(L, 1);
-}
-
-int luaopen_lira_inbox(lua_State *L)
-{
-    lua_newtable(L);
-    lira_lua_open_inbox(L, -1);
-    return 1;
 }
