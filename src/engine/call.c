@@ -374,15 +374,15 @@ static int64_t read_headers(lira_call *c, const lira_http_response *res, int64_t
     lira_limiter *l = lira_upstream_limiter(c->u);
     if (!l || !c->u->cfg.read_headers)
         return ra;
+    static const char *const names[8] = {
+        "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Limit",
+        "RateLimit-Remaining", "RateLimit-Reset", "RateLimit", "RateLimit-Policy",
+    };
+    const char *v[8];
+    lira_http_response_headers(res, names, 8, v);
     lira_ratelimit_headers h = {
-        .x_limit = lira_http_response_header(res, "X-RateLimit-Limit"),
-        .x_remaining = lira_http_response_header(res, "X-RateLimit-Remaining"),
-        .x_reset = lira_http_response_header(res, "X-RateLimit-Reset"),
-        .limit = lira_http_response_header(res, "RateLimit-Limit"),
-        .remaining = lira_http_response_header(res, "RateLimit-Remaining"),
-        .reset = lira_http_response_header(res, "RateLimit-Reset"),
-        .ratelimit = lira_http_response_header(res, "RateLimit"),
-        .policy = lira_http_response_header(res, "RateLimit-Policy"),
+        .x_limit = v[0], .x_remaining = v[1], .x_reset = v[2], .limit = v[3],
+        .remaining = v[4], .reset = v[5], .ratelimit = v[6], .policy = v[7],
     };
     lira_ratelimit info;
     int rc = lira_ratelimit_parse(&h, wall_s, &info);

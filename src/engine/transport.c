@@ -15,8 +15,12 @@
 
 #include "status.h"
 
-#define LIRA_HTTP_INLINE_HEADERS 24
-#define LIRA_HTTP_INLINE_ARENA   1024
+/* Sized so the whole response_impl stays within glibc's tcache (chunks up to
+ * 1032 usable bytes): a response is allocated per attempt, and a bigger block
+ * went through the small bins and malloc_consolidate on every request. A
+ * response with more headers or bytes grows into the heap as before. */
+#define LIRA_HTTP_INLINE_HEADERS 16
+#define LIRA_HTTP_INLINE_ARENA   352
 
 typedef struct response_impl {
     lira_http_response pub;      /* first: the public view is the impl's address */
@@ -29,6 +33,8 @@ typedef struct response_impl {
     lira_http_header inline_headers[LIRA_HTTP_INLINE_HEADERS];
     char inline_arena[LIRA_HTTP_INLINE_ARENA];
 } response_impl;
+
+_Static_assert(sizeof(response_impl) <= 1032, "response_impl outgrew glibc's tcache");
 
 static response_impl *impl_of(lira_http_response *r)
 {
@@ -177,6 +183,31 @@ const char *lira_http_response_header(const lira_http_response *r, const char *n
         if (strcasecmp(r->headers[i].name, name) == 0)
             return r->headers[i].value;
     return NULL;
+}
+
+int lira_http_response_headers(const lira_http_response *r, const char *const *names, size_t n,
+                               const char **out)
+{
+    size_t lens[16];
+    if (!out || n > 16)
+        return LIRA_EINVAL;
+    for (size_t j = 0; j < n; j++)
+        out[j] = NULL;
+    if (!r || !names)
+        return LIRA_EINVAL;
+    for (size_t j = 0; j < n; j++) {
+        if (!names[j])
+            return LIRA_EINVAL;
+        lens[j] = strlen(names[j]);
+    }
+    /* Forward, so a later header of the same name overwrites: the last wins. */
+    for (size_t i = 0; i < r->nheaders; i++) {
+        size_t len = strlen(r->headers[i].name);
+        for (size_t j = 0; j < n; j++)
+            if (lens[j] == len && strcasecmp(r->headers[i].name, names[j]) == 0)
+                out[j] = r->headers[i].value;
+    }
+    return LIRA_OK;
 }
 
 int lira_http_response_set_effective_url(lira_http_response *r, const char *url, size_t len)

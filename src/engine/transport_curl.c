@@ -39,6 +39,22 @@
 
 static const lira_transport_ops curl_ops;
 
+/* Whether any proxy variable curl would read is set (curl reads them on
+ * every request; lira reads them once, when the transport is created). */
+static int proxy_env_set(void)
+{
+    static const char *const names[] = {
+        "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+        "socks_proxy", "SOCKS_PROXY",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = getenv(names[i]);
+        if (v && *v)
+            return 1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ the pool */
 
 static void easy_setup(lira_transfer *x)
@@ -51,13 +67,19 @@ static void easy_setup(lira_transfer *x)
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, lira_curl_on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip");
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, x->tp->user_agent);
     curl_easy_setopt(h, CURLOPT_CURLU, x->uh);
+    if (x->tp->no_proxy_env) {
+        /* Both set (to "") stop curl reading five environment variables per
+         * request; the environment had no proxy when the transport began. */
+        curl_easy_setopt(h, CURLOPT_PROXY, "");
+        curl_easy_setopt(h, CURLOPT_NOPROXY, "");
+    }
     x->custom_ca = 0;
 }
 
@@ -523,6 +545,7 @@ int lira_transport_curl_new(lira_engine *e, const lira_transport_options *opt,
     long total = opt && opt->max_total_connections > 0 ? opt->max_total_connections : 256;
     tp->max_idle = (size_t)total;
     tp->host_cap = host;
+    tp->no_proxy_env = !proxy_env_set();
     lira_timer_init(&tp->timer);
     lira_timer_set_real(&tp->timer, 1);
     lira_timer_set_weak(&tp->timer, 1);

@@ -32,6 +32,7 @@ typedef struct lira_curl {
     long host_cap;                /* CURLMOPT_MAX_HOST_CONNECTIONS */
     lira_origin *origins;         /* http:// origins with transfers */
     char *user_agent;             /* the default User-Agent */
+    int no_proxy_env;             /* no *_proxy variable was set at creation */
     int dispatching;              /* depth of drain_done() on the stack */
     int destroying, destroy_pending;
 } lira_curl;
