@@ -110,6 +110,9 @@ void rt_wh_count(rt_wh_stats *s, int result);
 /* The MHD side. rt_wh_http_start opens the receivers' store handle. */
 int rt_wh_http_start(rt_wh *w, char *err, size_t cap);
 void rt_wh_http_stop(rt_wh *w);
+/* Loop thread: mark a delivered event done through the receivers' batcher
+ * (committed with the next batch of inserts; returns once durable). */
+int rt_wh_mark_done(rt_wh *w, int64_t seq, int64_t now_ms);
 
 struct MHD_Connection;
 /* Serve a request to a webhook route: called by rt_admin.c's handler for

@@ -218,7 +218,8 @@ static void delivered(rt *r, const char *path, int64_t seq, const char *id, int 
     int max = ro ? ro->max_attempts : RT_WH_MAX_ATTEMPTS_DEFAULT;
     rt_wh_table_put(w, t);
     if (ok) {
-        lira_store_inbox_done(L->s, seq, now);
+        if (rt_wh_mark_done(w, seq, now) != LIRA_OK)
+            lira_store_inbox_done(L->s, seq, now);
         rs->handled++;
         attempt_count(r, path, "ok");
         lira_series *h = series(r, "lira_webhook_processing_seconds", LIRA_METRIC_HISTOGRAM,

@@ -27,12 +27,13 @@
 typedef struct item {
     lira_store_event_in ev;
     int rc, result, done;
+    int64_t done_seq;          /* > 0: not an insert but this event's done mark */
+    pthread_cond_t cv;
     struct item *next;
 } item;
 
 struct rt_wh_batcher {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     item *head, **tail;
     int leader;
     lira_store *s;
@@ -69,7 +70,6 @@ int rt_wh_http_start(rt_wh *w, char *err, size_t cap)
         return LIRA_ESTATE;
     }
     pthread_mutex_init(&b->mu, NULL);
-    pthread_cond_init(&b->cv, NULL);
     b->tail = &b->head;
     w->batcher = b;
     return LIRA_OK;
@@ -82,37 +82,80 @@ void rt_wh_http_stop(rt_wh *w)
         return;
     lira_store_free(b->s);
     pthread_mutex_destroy(&b->mu);
-    pthread_cond_destroy(&b->cv);
     free(b);
     w->batcher = NULL;
 }
 
+static void submit(rt_wh_batcher *b, item *me);
+
+/* One transaction: the batch's new events, then the delivered events' done
+ * marks (rt_wh_mark_done). Nothing else writes the inbox at this rate, so
+ * receivers never wait on SQLite's lock (its busy handler sleeps, which is
+ * what a p99 would show). */
 static void commit_batch(rt_wh_batcher *b, item *list)
 {
     lira_store_event_in evs[BATCH_MAX];
     int results[BATCH_MAX];
-    size_t n = 0;
-    for (item *it = list; it && n < BATCH_MAX; it = it->next)
-        evs[n++] = it->ev;
-    if (n == 0)
-        return;
-    int rc = lira_store_inbox_insert_batch(b->s, evs, n, results, NULL);
+    size_t n = 0, ndone = 0;
+    for (item *it = list; it; it = it->next) {
+        if (it->done_seq)
+            ndone++;
+        else
+            evs[n++] = it->ev;
+    }
+    int rc = LIRA_OK;
+    if (ndone)
+        rc = lira_store_begin(b->s);
+    if (rc == LIRA_OK && n)
+        rc = lira_store_inbox_insert_batch(b->s, evs, n, results, NULL);
+    for (item *it = list; ndone && rc == LIRA_OK && it; it = it->next) {
+        if (it->done_seq) {
+            int d = lira_store_inbox_done(b->s, it->done_seq, it->ev.received_at_ms);
+            it->rc = d;
+            if (d != LIRA_OK && d != LIRA_ENOTFOUND)
+                rc = d;
+        }
+    }
+    if (ndone)
+        rc = rc == LIRA_OK ? lira_store_commit(b->s) : (lira_store_rollback(b->s), rc);
     size_t i = 0;
-    for (item *it = list; it; it = it->next, i++) {
+    for (item *it = list; it; it = it->next) {
+        if (it->done_seq) {
+            it->rc = rc < 0 ? rc : LIRA_OK;
+            continue;
+        }
         it->rc = rc < 0 ? rc : results[i] < 0 ? results[i] : LIRA_OK;
         it->result = rc < 0 ? 0 : results[i];
+        i++;
     }
 }
 
+int rt_wh_mark_done(rt_wh *w, int64_t seq, int64_t now_ms)
+{
+    if (!w->batcher)
+        return LIRA_ESTATE;
+    item it;
+    memset(&it, 0, sizeof it);
+    it.done_seq = seq;
+    it.ev.received_at_ms = now_ms;
+    submit(w->batcher, &it);
+    return it.rc;
+}
+
+/* Each waiter sleeps on its own condition variable: the leader wakes the
+ * members of its batch and hands leadership to the head of the queue, so
+ * a commit wakes exactly the threads that have something to do (no
+ * thundering herd of 64 threads per commit). */
 static void submit(rt_wh_batcher *b, item *me)
 {
+    pthread_cond_init(&me->cv, NULL);
     pthread_mutex_lock(&b->mu);
     me->next = NULL;
     *b->tail = me;
     b->tail = &me->next;
     while (!me->done) {
-        if (b->leader) {
-            pthread_cond_wait(&b->cv, &b->mu);
+        if (b->leader || b->head != me) {
+            pthread_cond_wait(&me->cv, &b->mu);
             continue;
         }
         b->leader = 1;
@@ -129,12 +172,16 @@ static void submit(rt_wh_batcher *b, item *me)
         for (item *it = list; it;) {
             item *nx = it->next;
             it->done = 1;
+            if (it != me)
+                pthread_cond_signal(&it->cv);
             it = nx;
         }
         b->leader = 0;
-        pthread_cond_broadcast(&b->cv);
+        if (b->head)
+            pthread_cond_signal(&b->head->cv);
     }
     pthread_mutex_unlock(&b->mu);
+    pthread_cond_destroy(&me->cv);
 }
 
 /* ------------------------------------------------------------ headers */
