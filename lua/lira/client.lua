@@ -9,9 +9,22 @@
 -- and applies the fallback (§5).
 local core = require "lira.core"
 local schema = require "lira.schema"
-local auth = require "lira.auth"
-local fallback = require "lira.fallback"
-local state = require "lira.state"
+-- auth, fallback and state are loaded only when used (every integration of
+-- `lira run` loads this file): a value can only be one of their objects
+-- once its module is loaded, so until then the answer is "no".
+local loaded = package.loaded
+local function is_auth(v)
+  local m = loaded["lira.auth"]
+  return m ~= nil and m.is_auth(v)
+end
+local function is_stale(v)
+  local m = loaded["lira.fallback"]
+  return m ~= nil and m.is_stale(v)
+end
+local function is_key(v)
+  local m = loaded["lira.state"]
+  return m ~= nil and m.is_key(v)
+end
 
 local M = {}
 
@@ -61,14 +74,14 @@ local function check_headers(v)
 end
 
 local function check_auth(v)
-  if auth.is_auth(v) then return true, v end
+  if is_auth(v) then return true, v end
   return false
 end
 
 local function check_fallback(v)
   -- false: "failures surface", an explicit decision (lira check asks for one).
   if v == false then return true, nil end
-  if type(v) == "function" or fallback.is_stale(v) then return true, v end
+  if type(v) == "function" or is_stale(v) then return true, v end
   return false
 end
 
@@ -369,7 +382,7 @@ local function call(self, method, path, opts, fname)
     error(("bad argument #1 to '%s' (lira client expected, got %s; call it as client:%s(...))")
           :format(fname, type(self), fname), 3)
   end
-  if type(opts) == "table" and state.is_key(opts.idempotency_key) then
+  if type(opts) == "table" and is_key(opts.idempotency_key) then
     opts = with_key(opts)
   end
   local a, res, err = self._auth, nil, nil
@@ -411,8 +424,15 @@ end
 
 -- client:paginate(path, opts) (§4) and client:await(res, opts): their own
 -- modules (lua/lira/paginate.lua, lua/lira/await.lua).
-Client.paginate = require("lira.paginate").paginate
-Client.await = require("lira.await").await
+-- Loaded on first use; the tail call keeps error levels as they were.
+function Client.paginate(...)
+  Client.paginate = require("lira.paginate").paginate
+  return Client.paginate(...)
+end
+function Client.await(...)
+  Client.await = require("lira.await").await
+  return Client.await(...)
+end
 
 -- The C client object (for the rare direct use; not part of the API).
 function Client:_cclient()
@@ -430,7 +450,7 @@ function M.new(opts)
   end
   local self = setmetatable({ name = cfg.name, base_url = core.redact_url(cfg.base_url),
                               _c = cc, _auth = a, _fallback = fb,
-                              _stale = fallback.is_stale(fb) and fb or nil }, Client)
+                              _stale = is_stale(fb) and fb or nil }, Client)
   self.breaker = cc:breaker()
   self.limiter = cc:limiter()
   return self

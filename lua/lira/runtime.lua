@@ -63,14 +63,22 @@ local function logger(name)
   return log
 end
 
+-- ctx.state is made on first access: most integrations never touch it, and
+-- lira.state loads a module into each integration's Lua state.
+local CtxMeta = { __index = function(t, k)
+  if k ~= "state" then return nil end
+  local st = lira.state(rawget(t, "integration"))
+  rawset(t, "state", st)
+  return st
+end }
+
 function M.ctx(spec, stopping)
-  return {
+  return setmetatable({
     integration = spec.name,
     log = logger(spec.name),
-    state = lira.state(spec.name),
     trace = lira.trace,
     stopping = stopping,
-  }
+  }, CtxMeta)
 end
 
 -- --------------------------------------------------------------- runner ---

@@ -21,6 +21,7 @@
 
 #include "core/status.h"
 #include "engine/log.h"
+#include "runtime/rt_modules.h"
 #include "runtime/rt_webhook.h"
 #include "runtime/runtime.h"
 
@@ -191,6 +192,8 @@ static void remove_integ(rt *r, rt_integ *in)
 static int load_failed(rt *r, const char *file, const char *err)
 {
     rt_integ *in = rt_find_file(r, file);
+    if (in && !in->cur)
+        rt_set_broken(r, file, err);   /* a stopped one came back broken: not ready */
     if (in) {
         free(in->last_reload_error);
         in->last_reload_error = strdup(err);
@@ -233,6 +236,10 @@ int rt_load_file(rt *r, const char *file)
         return load_failed(r, file, err);
     rt_integ *in = rt_find_file(r, file);
     rt_integ *other = rt_find_name(r, v->name);
+    if (other && other != in && !other->cur) {
+        remove_integ(r, other);   /* stopped (file removed): the name is free */
+        other = NULL;
+    }
     if (other && other != in) {
         snprintf(err, sizeof err, "%s:1: integration name '%s' is already used by %s", file,
                  v->name, other->file);
@@ -271,6 +278,7 @@ int rt_load_file(rt *r, const char *file)
         lira_timer_stop(r->e, &in->run_timer);
     lira_timer_stop(r->e, &in->start_timer);
     rt_retire(r, old);
+    rt_reload_watch_modules(r, v);
     rt_wh_install(r, in->name, hooks, nhooks);
     rt_integ_start(in);
     char gen[32];
@@ -286,9 +294,23 @@ void rt_unload_file(rt *r, const char *file)
     rt_integ *in = rt_find_file(r, file);
     if (!in)
         return;
+    if (!in->cur)
+        return;
     rt_log(r, LIRA_LOG_INFO, "integration: file removed, stopping it", in->name, "file", file,
            NULL, NULL);
-    remove_integ(r, in);
+    /* It stays listed (status stopped, last_reload.at = when) until the
+     * file comes back, which loads it as its next generation. */
+    rt_integ_halt(in);
+    rt_wh_install(r, in->name, NULL, 0);
+    rt_retire(r, in->cur);
+    in->cur = NULL;
+    in->status = RT_ST_STOPPED;
+    in->every = 0;
+    in->has_start = 0;
+    in->restart_at_wall = 0;
+    in->last_reload_wall = lira_engine_wall(r->e);
+    free(in->last_reload_error);
+    in->last_reload_error = NULL;
 }
 
 /* ------------------------------------------------------------ signals */

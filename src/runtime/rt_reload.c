@@ -7,13 +7,16 @@
  * compared with the version running: a changed file is loaded into a new
  * state (rt_load_file keeps the old one when the new fails), a new file
  * starts an integration, a missing one stops its integration. A change to
- * any other .lua file under a watched folder (a local module an integration
- * requires) reloads every integration. Events that arrive while a reload
- * runs wait in the inotify queue and cause one more reload. */
+ * any other .lua file under a watched folder is a change to a local module:
+ * it reloads exactly the integrations whose state `require`d that file
+ * (rt_modules.h), and retries the files that failed to load. Events that
+ * arrive while a reload runs wait in the inotify queue and cause one more
+ * reload. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +26,7 @@
 
 #include "core/status.h"
 #include "engine/log.h"
+#include "runtime/rt_modules.h"
 #include "runtime/runtime.h"
 
 #define DEBOUNCE_NS 30000000LL   /* 30 ms: a burst of saves is one reload */
@@ -95,9 +99,8 @@ static int is_loaded_file(rt *r, const char *path)
 /* ------------------------------------------------------------ rescans */
 
 /* Whether file's content is what already runs, or what already failed. */
-static int unchanged(rt *r, const char *file, const char *hash)
+static int unchanged(rt *r, rt_integ *in, const char *file, const char *hash)
 {
-    rt_integ *in = rt_find_file(r, file);
     if (in && in->cur && strcmp(in->cur->hash, hash) == 0)
         return 1;
     if (in && strcmp(in->failed_hash, hash) == 0)
@@ -106,6 +109,98 @@ static int unchanged(rt *r, const char *file, const char *hash)
         if (strcmp(b->file, file) == 0 && strcmp(b->hash, hash) == 0)
             return 1;
     return 0;
+}
+
+/* Remember a changed local module until the next rescan. */
+static void mark_module(rt *r, const char *path)
+{
+    for (size_t i = 0; i < r->ndirty; i++)
+        if (strcmp(r->dirty[i], path) == 0)
+            return;
+    char **nd = realloc(r->dirty, (r->ndirty + 1) * sizeof *nd);
+    if (!nd)
+        return;
+    r->dirty = nd;
+    if ((nd[r->ndirty] = strdup(path)) != NULL)
+        r->ndirty++;
+}
+
+static void clear_modules(rt *r)
+{
+    rt_free_files(r->dirty, r->ndirty);
+    r->dirty = NULL;
+    r->ndirty = 0;
+}
+
+/* Whether file must load again because a module it uses changed (or, when
+ * it failed to load, because any module did: it may have been the cause). */
+static int module_changed(rt *r, rt_integ *in)
+{
+    if (r->ndirty == 0)
+        return 0;
+    if (!in || !in->cur)
+        return 1;
+    for (size_t i = 0; i < r->ndirty; i++)
+        if (rt_version_uses(in->cur, r->dirty[i]))
+            return 1;
+    return 0;
+}
+
+static void watch_module(void *ud, const char *path)
+{
+    char d[PATH_MAX];
+    snprintf(d, sizeof d, "%s", path);
+    char *s = strrchr(d, '/');
+    if (s && s != d) {
+        *s = '\0';
+        add_watch(ud, d, MAX_DEPTH);
+    }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_integ(const void *a, const void *b)
+{
+    return strcmp((*(rt_integ *const *)a)->file, (*(rt_integ *const *)b)->file);
+}
+
+static rt_integ *find_sorted(rt_integ **tab, size_t n, const char *file)
+{
+    rt_integ key = {.file = (char *)(uintptr_t)file}, *kp = &key;
+    rt_integ **hit = n ? bsearch(&kp, tab, n, sizeof *tab, cmp_integ) : NULL;
+    return hit ? *hit : NULL;
+}
+
+/* Which of files must load: every one (SIGHUP), or those whose content or
+ * local modules changed. Decided before any load (a load may free another
+ * integration); lookups are sorted (a thousand files would be a million
+ * string compares otherwise). */
+static unsigned char *due_loads(rt *r, char **files, size_t n, int all)
+{
+    unsigned char *due = calloc(n ? n : 1, 1);
+    size_t ni = 0;
+    for (rt_integ *in = r->integs; in; in = in->next)
+        ni++;
+    rt_integ **tab = malloc((ni ? ni : 1) * sizeof *tab);
+    if (!due || !tab) {
+        free(tab);
+        return due ? memset(due, 1, n ? n : 1) : NULL;
+    }
+    ni = 0;
+    for (rt_integ *in = r->integs; in; in = in->next)
+        tab[ni++] = in;
+    qsort(tab, ni, sizeof *tab, cmp_integ);
+    for (size_t j = 0; j < n; j++) {
+        char hash[17];
+        rt_integ *in = find_sorted(tab, ni, files[j]);
+        rt_hash_file(files[j], hash);
+        due[j] = all || !unchanged(r, in, files[j], hash) || module_changed(r, in);
+    }
+    free(tab);
+    return due;
 }
 
 static void rescan(rt *r, int all)
@@ -118,32 +213,44 @@ static void rescan(rt *r, int all)
                err, NULL, NULL);
         return;
     }
-    for (size_t i = 0; i < r->nfiles; i++) {
-        int still = 0;
-        for (size_t j = 0; j < n; j++)
-            still |= strcmp(files[j], r->files[i]) == 0;
-        if (!still)
+    char **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    if (!sorted) {
+        rt_free_files(files, n);
+        return;
+    }
+    memcpy(sorted, files, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, cmp_str);
+    for (size_t i = 0; i < r->nfiles; i++)
+        if (!n || !bsearch(&r->files[i], sorted, n, sizeof *sorted, cmp_str))
             rt_unload_file(r, r->files[i]);
-    }
-    for (size_t j = 0; j < n; j++) {
-        char hash[17];
-        rt_hash_file(files[j], hash);
-        if (!all && unchanged(r, files[j], hash))
-            continue;
-        rt_load_file(r, files[j]);
-    }
+    free(sorted);
+    unsigned char *due = due_loads(r, files, n, all);
+    for (size_t j = 0; j < n; j++)
+        if (!due || due[j])
+            rt_load_file(r, files[j]);
+    free(due);
+    clear_modules(r);
     rt_free_files(r->files, r->nfiles);
     r->files = files;
     r->nfiles = n;
+    char last[PATH_MAX] = "";
     for (size_t j = 0; j < n; j++) {
         char d[PATH_MAX];
         snprintf(d, sizeof d, "%s", files[j]);
         char *s = strrchr(d, '/');
         if (s && s != d) {
             *s = '\0';
-            add_watch(r, d, MAX_DEPTH);
+            if (strcmp(d, last) != 0)
+                add_watch(r, d, MAX_DEPTH);
+            memcpy(last, d, sizeof last);
         }
     }
+}
+
+void rt_reload_watch_modules(rt *r, rt_version *v)
+{
+    if (r->watches && r->inofd > 0)
+        rt_version_modules(v, watch_module, r);
 }
 
 static void on_reload_due(lira_timer *t, void *ud)
@@ -199,18 +306,9 @@ static void on_inotify(int fd, int events, void *ud)
             if (!lua && !(ev->mask & IN_ISDIR))
                 continue;
             relevant = 1;
-            /* A module beside the integrations changed: reload them all. */
-            if (lua && !is_loaded_file(r, path) && strcmp(ev->name, "init.lua") != 0 &&
-                strcmp(dir, "") != 0) {
-                int top = 0;
-                for (int i = 0; i < r->o.npaths; i++) {
-                    char real[PATH_MAX];
-                    if (realpath(r->o.paths[i], real) && strcmp(real, dir) == 0)
-                        top = 1;
-                }
-                if (!top)
-                    r->reload_pending = 1;
-            }
+            /* Not an integration file: a local module (its users reload). */
+            if (lua && !is_loaded_file(r, path))
+                mark_module(r, path);
         }
     }
     if (relevant)
@@ -254,6 +352,8 @@ void rt_reload_free(rt *r)
         close(r->inofd);
         r->inofd = -1;
     }
+    clear_modules(r);
+    rt_chunk_cache_free();
     watch_tab *w = r->watches;
     if (w) {
         for (size_t i = 0; i < w->n; i++)

@@ -64,9 +64,70 @@ local lira = require "lira"
 return lira.integration { name = "other", every = 0.1, sync = function() end }]])
     p:wait(function() local o = p:integ("other") return o and o.runs > 0 end, 10, "other")
     d:remove("app.lua")
-    p:wait(function() return p:integ("app") == nil end, 10, "app gone")
+    -- A removed integration stays listed as stopped (with the time) ...
+    local gone = p:wait(function()
+      local a = p:integ("app") return a and a.status == "stopped" and a
+    end, 10, "app stopped")
     assert.is_truthy(p:integ("other"))
     assert.matches("file removed, stopping it", p:logs(), 1, true)
+    assert.is_number(gone.last_reload.at)
+    assert.equals(1, gone.generation)
+    assert.is_true(gone.next_run == nil or gone.next_run == require("lira").null)
+    local runs = gone.runs
+    runtime.sleep(0.3)
+    assert.equals(runs, p:integ("app").runs)
+    -- ... until its file comes back: then it runs again, as its next generation.
+    d:save("app.lua", version("v2"))
+    p:wait(function()
+      local a = p:integ("app")
+      return a.status == "running" and a.generation == 2 and a.runs > runs
+    end, 10, "app back")
+  end)
+
+  it("reloads exactly the integrations that use a changed local module", function()
+    local function user(name)
+      return ([[
+local lira = require "lira"
+local util = require "lib.util"
+return lira.integration { name = %q, every = 0.1, sync = function() return util.tag end }]]
+      ):format(name)
+    end
+    local d = runtime.dir {
+      ["lib/util.lua"] = "return { tag = 'v1' }",
+      ["lib/other.lua"] = "return { tag = 'x' }",
+      ["a.lua"] = user("a"), ["b.lua"] = user("b"),
+      ["c.lua"] = [[
+local lira = require "lira"
+return lira.integration { name = "c", every = 0.1, sync = function() end }]],
+    }
+    local p = runtime.start { d.path }
+    finally(function() p:stop() d:rm() end)
+    p:wait(function()
+      return p:integ("a") and p:integ("b") and p:integ("c")
+    end, 10, "three integrations")
+    -- A module nobody requires changes: nothing reloads.
+    d:save("lib/other.lua", "return { tag = 'y' }")
+    d:save("lib/util.lua", "return { tag = 'v2' }")
+    p:wait(function()
+      return p:integ("a").generation == 2 and p:integ("b").generation == 2
+    end, 10, "a and b reloaded")
+    runtime.sleep(0.2)
+    assert.equals(2, p:integ("a").generation)
+    assert.equals(2, p:integ("b").generation)
+    assert.equals(1, p:integ("c").generation)
+    -- A module that breaks fails its users' reloads; the old versions go on.
+    d:save("lib/util.lua", "return {")
+    p:wait(function()
+      return p:integ("a").last_reload.result == "error" and
+             p:integ("b").last_reload.result == "error"
+    end, 10, "failed reloads")
+    assert.equals(2, p:integ("a").generation)
+    assert.equals("ok", p:integ("c").last_reload.result)
+    d:save("lib/util.lua", "return { tag = 'v3' }")
+    p:wait(function()
+      return p:integ("a").generation == 3 and p:integ("b").generation == 3
+    end, 10, "a and b fixed")
+    assert.equals(1, p:integ("c").generation)
   end)
 
   it("SIGHUP reloads every integration", function()
