@@ -39,11 +39,13 @@ int lira_metrics_new(const lira_metrics_options *o, lira_metrics **out)
 static void free_metric(lira_metric *f)
 {
     for (size_t i = 0; i < f->nseries; i++) {
-        free(f->order[i]->h);
+        if (f->order[i]->h)
+            lira__hist_free(f->order[i]->h);
         free(f->order[i]);
     }
     if (f->other) {
-        free(f->other->h);
+        if (f->other->h)
+            lira__hist_free(f->other->h);
         free(f->other);
     }
     for (size_t i = 0; i < f->nlabels; i++)
@@ -262,6 +264,12 @@ static int same_values(const lira_series *s, const char *const *v, size_t n)
     return 1;
 }
 
+static size_t hist_off(size_t text_end)
+{
+    size_t a = _Alignof(lira_series_hist);
+    return (text_end + a - 1) / a * a;
+}
+
 static lira_series *new_series(lira_metric *f, const char *const *v, size_t n, uint64_t h)
 {
     size_t bytes = sizeof(lira_series) + n * sizeof(char *);
@@ -270,6 +278,9 @@ static lira_series *new_series(lira_metric *f, const char *const *v, size_t n, u
         lens[i] = strlen(v[i]) + 1;
         bytes += lens[i];
     }
+    size_t text_end = bytes;
+    if (f->type == LIRA_METRIC_HISTOGRAM)   /* then the histogram, aligned, and its le counters */
+        bytes = hist_off(text_end) + sizeof(lira_series_hist) + f->nbounds * sizeof(uint64_t);
     lira_series *s = calloc(1, bytes);
     if (!s)
         return NULL;
@@ -283,12 +294,9 @@ static lira_series *new_series(lira_metric *f, const char *const *v, size_t n, u
         p += lens[i];
     }
     if (f->type == LIRA_METRIC_HISTOGRAM) {
-        s->h = malloc(sizeof *s->h);
-        if (!s->h) {
-            free(s);
-            return NULL;
-        }
-        lira_histogram_init(s->h);
+        /* The histogram and its `le` counters follow the values, aligned. */
+        s->h = (lira_series_hist *)(void *)((char *)s + hist_off(text_end));
+        lira__hist_init(s->h, (uint64_t *)(void *)(s->h + 1));
     }
     return s;
 }
@@ -421,14 +429,15 @@ int lira_series_observe_ns(lira_series *s, int64_t ns)
 {
     if (!s || !s->h)
         return LIRA_EINVAL;
-    return lira_histogram_record(s->h, ns);
+    return lira__hist_record(s->h, s->f->bounds_ns, s->f->nbounds, ns);
 }
 
 int lira_series_observe(lira_series *s, double seconds)
 {
     if (!s || !s->h || !(seconds >= 0) || seconds > 9.2e9)
         return LIRA_EINVAL;
-    return lira_histogram_record(s->h, (int64_t)llround(seconds * 1e9));
+    return lira__hist_record(s->h, s->f->bounds_ns, s->f->nbounds,
+                             (int64_t)llround(seconds * 1e9));
 }
 
 int lira_series_is_overflow(const lira_series *s)
@@ -441,7 +450,7 @@ double lira_series_value(const lira_series *s)
     return s ? s->value : 0.0;
 }
 
-const lira_histogram *lira_series_histogram(const lira_series *s)
+const lira_series_hist *lira_series_histogram(const lira_series *s)
 {
     return s ? s->h : NULL;
 }

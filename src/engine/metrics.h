@@ -12,12 +12,13 @@
  * value is "other", and lira_metrics_label_overflow_total{metric="<name>"}
  * counts those updates. So memory is bounded whatever the label values are.
  *
- * Histograms record into a src/core histogram (about 37 KB per series) in
- * nanoseconds; exposition converts to seconds and writes the fixed `le`
- * bounds of the metric (default LIRA_METRICS_HTTP_BUCKETS, the OpenTelemetry
- * HTTP duration boundaries). Values are exact up to 2^42 ns (~73 min);
- * larger ones count in the top bucket with exact sum and count. Percentiles
- * (snapshot) come from the full histogram, within 0.8 %.
+ * Histograms record in nanoseconds. Each series counts the fixed `le` bounds
+ * of its metric exactly (default LIRA_METRICS_HTTP_BUCKETS, the
+ * OpenTelemetry HTTP duration boundaries), with exact count, sum, min and
+ * max; exposition converts to seconds. Percentiles (snapshot) come from
+ * the layout of src/core/histogram (within 0.8 %; values above 2^42 ns,
+ * ~73 min, rank as 2^42) whose counters are allocated per power of two of
+ * ns on first use (1 KB each): a series costs a few KB, not 37.
  *
  * Output is sorted: metrics by name, series by label values (bytewise), so
  * two expositions of the same state are identical.
@@ -110,6 +111,10 @@ int lira_series_add(lira_series *s, double v);
 int lira_series_set(lira_series *s, double v);
 int lira_series_observe(lira_series *s, double seconds);
 int lira_series_observe_ns(lira_series *s, int64_t ns);
+/* (Exception to "no allocation": an observation landing in a power of two
+ * of ns that the series has not seen yet allocates its 1 KB block, at most
+ * 36 per series; if that fails the value still counts everywhere but in
+ * the percentiles.) */
 
 /* 1 when s is its metric's overflow series (the "other" label set): a
  * caller caching series pointers must not cache that one, so each update
@@ -117,7 +122,23 @@ int lira_series_observe_ns(lira_series *s, int64_t ns);
 int lira_series_is_overflow(const lira_series *s);
 
 double lira_series_value(const lira_series *s);                  /* counter/gauge */
-const lira_histogram *lira_series_histogram(const lira_series *s);   /* or NULL */
+
+/* A histogram series' data (NULL for other types). Times are ns. */
+typedef struct lira_series_hist lira_series_hist;
+const lira_series_hist *lira_series_histogram(const lira_series *s);
+uint64_t lira_series_hist_count(const lira_series_hist *h);   /* NULL reads as empty */
+int64_t lira_series_hist_sum(const lira_series_hist *h);
+int64_t lira_series_hist_min(const lira_series_hist *h);      /* 0 while empty */
+int64_t lira_series_hist_max(const lira_series_hist *h);
+double lira_series_hist_mean(const lira_series_hist *h);
+/* As lira_histogram_percentile: p in [0, 100] (LIRA_EINVAL otherwise or for
+ * NULL); p 0 and 100 give the exact min and max, an empty series 0. */
+int lira_series_hist_percentile(const lira_series_hist *h, double p, int64_t *out);
+/* The cumulative `le` counts of the metric's nbounds bounds (exact: values
+ * <= each bound). LIRA_EINVAL for NULL. */
+int lira_series_hist_cumulative(const lira_series_hist *h, size_t nbounds, uint64_t *out);
+/* Bytes of percentile counters allocated (for tests and the docs). */
+size_t lira_series_hist_bytes(const lira_series_hist *h);
 
 /* ------------------------------------------------------------ reading */
 
@@ -129,7 +150,7 @@ typedef struct lira_series_view {
     const char *const *label_names;
     const char *const *label_values;
     double value;                     /* counter, gauge */
-    const lira_histogram *hist;       /* histogram (ns) */
+    const lira_series_hist *hist;     /* histogram (ns) */
     const double *bounds;             /* histogram le bounds (s) */
     const int64_t *bounds_ns;         /* the same in ns */
     size_t nbounds;

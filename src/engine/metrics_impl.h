@@ -4,13 +4,31 @@
 
 #include "metrics.h"
 
+/* 2^42 ns is the top tracked value: powers of two 7..41, plus 0..127. */
+#define LIRA__HIST_BLOCKS 36
+
+struct lira_series_hist {
+    uint64_t count;
+    int64_t sum, min, max;      /* ns; sum saturates; min INT64_MAX while empty */
+    uint64_t *le;               /* per `le` bound (not cumulative), in the series' allocation */
+    uint64_t *block[LIRA__HIST_BLOCKS];   /* 128 counters each, allocated on first use */
+    uint64_t lost;              /* values a block allocation failed for */
+};
+
 struct lira_series {
     lira_metric *f;
     uint64_t hash;
     const char **values;        /* nlabels pointers into this allocation */
     double value;
-    lira_histogram *h;          /* histograms only */
+    lira_series_hist *h;        /* histograms only, in this allocation */
 };
+
+/* metrics_hist.c: the histogram storage. init: empty, `le` counting into
+ * le[0..nbounds) (zeroed by the caller); free: its blocks (not h itself);
+ * record: one value in ns (LIRA_EINVAL when negative). */
+void lira__hist_init(lira_series_hist *h, uint64_t *le);
+void lira__hist_free(lira_series_hist *h);
+int lira__hist_record(lira_series_hist *h, const int64_t *bounds_ns, size_t nbounds, int64_t v);
 
 struct lira_metric {
     lira_metrics *m;

@@ -174,16 +174,16 @@ static void put_sample(tw *w, const lira_series_view *v, const char *suffix, con
 static void put_histogram(tw *w, const lira_series_view *v)
 {
     uint64_t cum[LIRA_METRICS_MAX_BOUNDS];
-    if (lira_histogram_cumulative(v->hist, v->bounds_ns, v->nbounds, cum) != LIRA_OK)
+    if (lira_series_hist_cumulative(v->hist, v->nbounds, cum) != LIRA_OK)
         memset(cum, 0, sizeof cum);
     char le[32];
     for (size_t i = 0; i < v->nbounds; i++) {
         lira_metrics_format_value(v->bounds[i], le, sizeof le);
         put_sample(w, v, "_bucket", le, (double)cum[i]);
     }
-    uint64_t count = lira_histogram_count(v->hist);
+    uint64_t count = lira_series_hist_count(v->hist);
     put_sample(w, v, "_bucket", "+Inf", (double)count);
-    put_sample(w, v, "_sum", NULL, (double)lira_histogram_sum(v->hist) / 1e9);
+    put_sample(w, v, "_sum", NULL, (double)lira_series_hist_sum(v->hist) / 1e9);
     put_sample(w, v, "_count", NULL, (double)count);
 }
 

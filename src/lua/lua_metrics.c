@@ -198,9 +198,9 @@ static int m_value(lua_State *L)
         h = luaL_testudata(L, 1, GAUGE_MT);
     if (!h)
         h = luaL_checkudata(L, 1, HISTOGRAM_MT);
-    const lira_histogram *hist = lira_series_histogram(h->s);
+    const lira_series_hist *hist = lira_series_histogram(h->s);
     if (hist)
-        lua_pushinteger(L, (lua_Integer)lira_histogram_count(hist));
+        lua_pushinteger(L, (lua_Integer)lira_series_hist_count(hist));
     else
         lua_pushnumber(L, lira_series_value(h->s));
     return 1;
@@ -233,19 +233,19 @@ static void set_num(lua_State *L, const char *k, double v)
     lua_setfield(L, -2, k);
 }
 
-static void push_hist(lua_State *L, const lira_histogram *h)
+static void push_hist(lua_State *L, const lira_series_hist *h)
 {
     static const double ps[] = {50, 90, 95, 99};
     static const char *const names[] = {"p50", "p90", "p95", "p99"};
-    lua_pushinteger(L, (lua_Integer)lira_histogram_count(h));
+    lua_pushinteger(L, (lua_Integer)lira_series_hist_count(h));
     lua_setfield(L, -2, "count");
-    set_num(L, "sum", (double)lira_histogram_sum(h) / 1e9);
-    set_num(L, "min", (double)lira_histogram_min(h) / 1e9);
-    set_num(L, "max", (double)lira_histogram_max(h) / 1e9);
-    set_num(L, "mean", lira_histogram_mean(h) / 1e9);
+    set_num(L, "sum", (double)lira_series_hist_sum(h) / 1e9);
+    set_num(L, "min", (double)lira_series_hist_min(h) / 1e9);
+    set_num(L, "max", (double)lira_series_hist_max(h) / 1e9);
+    set_num(L, "mean", lira_series_hist_mean(h) / 1e9);
     for (int i = 0; i < 4; i++) {
         int64_t v = 0;
-        lira_histogram_percentile(h, ps[i], &v);
+        lira_series_hist_percentile(h, ps[i], &v);
         set_num(L, names[i], (double)v / 1e9);
     }
 }

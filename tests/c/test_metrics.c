@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "histogram.h"
 #include "metrics.h"
+#include "rng.h"
 #include "status.h"
 
 static char *text_of(lira_metrics *m)
@@ -79,9 +81,9 @@ static void test_histogram_exact(void)
                  "job_seconds_sum{op=\"sync\"} 32.15\n"
                  "job_seconds_count{op=\"sync\"} 4\n");
     free(t);
-    const lira_histogram *hist = lira_series_histogram(s);
+    const lira_series_hist *hist = lira_series_histogram(s);
     int64_t p50 = 0;
-    CHECK_EQ(lira_histogram_percentile(hist, 50, &p50), LIRA_OK);
+    CHECK_EQ(lira_series_hist_percentile(hist, 50, &p50), LIRA_OK);
     CHECK_NEAR((double)p50 / 1e9, 0.1, 0.001);
     lira_metrics_free(m);
 }
@@ -193,11 +195,61 @@ static void test_values(void)
     CHECK_STR(b, "NaN");
 }
 
+/* A series' percentiles are the core histogram's (same layout), its `le`
+ * counts are exact even for values a bucket's width above a bound, and it
+ * holds a few KB of counters for latencies spread over a few powers of two. */
+static void test_histogram_compact_matches_core(void)
+{
+    lira_metrics *m;
+    CHECK_EQ(lira_metrics_new(NULL, &m), LIRA_OK);
+    lira_metric_def d = {"lat_seconds", "x", LIRA_METRIC_HISTOGRAM, NULL, 0, NULL, 0};
+    lira_metric *f;
+    lira_series *s;
+    CHECK_EQ(lira_metrics_define(m, &d, &f), LIRA_OK);
+    CHECK_EQ(lira_metric_series(f, NULL, 0, &s), LIRA_OK);
+    static lira_histogram core;
+    lira_histogram_init(&core);
+    lira_rng rng;
+    lira_rng_seed(&rng, 42);
+    int64_t le25 = 0, le5 = 0;   /* values <= 25 ms and <= 5 ms, counted by hand */
+    for (int i = 0; i < 20000; i++) {
+        /* 2..40 ms, and a few exactly on or 1 ns past the 25 ms bound */
+        int64_t v = 2000000 + (int64_t)(lira_rng_below(&rng, 38000000));
+        if (i % 100 == 0)
+            v = 25000000 + (i % 200 ? 1 : 0);
+        CHECK_EQ(lira_series_observe_ns(s, v), LIRA_OK);
+        lira_histogram_record(&core, v);
+        le25 += v <= 25000000;
+        le5 += v <= 5000000;
+    }
+    const lira_series_hist *h = lira_series_histogram(s);
+    static const double ps[] = {0, 1, 50, 90, 95, 99, 99.9, 100};
+    for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) {
+        int64_t a = -1, b = -2;
+        CHECK_EQ(lira_series_hist_percentile(h, ps[i], &a), LIRA_OK);
+        lira_histogram_percentile(&core, ps[i], &b);
+        CHECK_EQ(a, b);
+    }
+    CHECK_U64(lira_series_hist_count(h), ==, lira_histogram_count(&core));
+    CHECK_EQ(lira_series_hist_sum(h), lira_histogram_sum(&core));
+    CHECK_EQ(lira_series_hist_min(h), lira_histogram_min(&core));
+    CHECK_EQ(lira_series_hist_max(h), lira_histogram_max(&core));
+    uint64_t cum[LIRA_METRICS_MAX_BOUNDS];
+    CHECK_EQ(lira_series_hist_cumulative(h, LIRA_METRICS_HTTP_NBUCKETS, cum), LIRA_OK);
+    CHECK_U64(cum[2], ==, (uint64_t)le25);   /* the default bounds' third is 0.025 s */
+    CHECK_U64(cum[0], ==, (uint64_t)le5);
+    CHECK_U64(cum[LIRA_METRICS_HTTP_NBUCKETS - 1], ==, 20000);   /* all <= 10 s */
+    CHECK_INT(lira_series_hist_bytes(h), <=, 6 * 1024);   /* 2..40 ms: 5 powers of two */
+    CHECK_EQ(lira_series_hist_percentile(h, 101, &le25), LIRA_EINVAL);
+    lira_metrics_free(m);
+}
+
 int main(void)
 {
     RUN(test_counter_gauge_exact);
     RUN(test_histogram_exact);
     RUN(test_default_buckets);
+    RUN(test_histogram_compact_matches_core);
     RUN(test_cardinality_cap);
     RUN(test_validation);
     RUN(test_values);
