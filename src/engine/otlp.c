@@ -42,7 +42,7 @@ static void kick(lira_otlp *x);
 static void drop_batch(lira_otlp *x, int delivered)
 {
     for (size_t i = 0; i < x->nbatch; i++)
-        free(x->batch[i]);
+        lira_span_data_release(x->batch[i]);
     if (delivered)
         x->st.exported += x->nbatch;
     else
@@ -252,16 +252,16 @@ int lira_otlp_new(lira_engine *e, const lira_otlp_config *c, lira_otlp **out)
 int lira_otlp_enqueue(lira_otlp *x, lira_span_data *d)
 {
     if (!x || !d) {
-        free(d);
+        lira_span_data_release(d);
         return LIRA_EINVAL;
     }
     if (x->closed) {
-        free(d);
+        lira_span_data_release(d);
         x->st.dropped_failed++;
         return LIRA_ESTATE;
     }
     if (x->qlen >= x->cfg.max_queue) {
-        free(d);
+        lira_span_data_release(d);
         x->st.dropped_queue_full++;
         return LIRA_ETOOBIG;
     }
@@ -290,7 +290,7 @@ static void drop_queue(lira_otlp *x)
     while (x->qhead) {
         lira_span_data *d = x->qhead;
         x->qhead = d->next;
-        free(d);
+        lira_span_data_release(d);
         x->st.dropped_failed++;
     }
     x->qtail = NULL;

@@ -9,19 +9,46 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "otlp.h"
 #include "status.h"
 
 typedef struct jbuf {
-    lira_buf buf;
+    char *p;                      /* owned until handed out; NUL-terminated */
+    size_t len, cap;
+    size_t max;                   /* content bytes allowed (the NUL not counted) */
     int err;                      /* sticky: the first error */
 } jbuf;
 
-static void jb_put(jbuf *b, const char *s, size_t n)
+/* Room for n more bytes and the NUL; 0 (and err set) when there is none. */
+static int jb_grow(jbuf *b, size_t n)
 {
-    if (!b->err)
-        b->err = lira_buf_add(&b->buf, s, n);
+    if (b->err)
+        return 0;
+    if (n > b->max - b->len) {
+        b->err = LIRA_ETOOBIG;
+        return 0;
+    }
+    size_t need = b->len + n + 1, cap = b->cap ? b->cap : 4096;
+    while (cap < need)
+        cap = cap > (b->max + 1) / 2 ? b->max + 1 : cap * 2;
+    char *np = realloc(b->p, cap);
+    if (!np) {
+        b->err = LIRA_ENOMEM;
+        return 0;
+    }
+    b->p = np;
+    b->cap = cap;
+    return 1;
+}
+
+/* The hot path is a compare and a memcpy (inlined for the literals): this
+ * runs a few dozen times per exported span. */
+static inline void jb_put(jbuf *b, const char *s, size_t n)
+{
+    if (b->len + n >= b->cap && !jb_grow(b, n))
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
 }
 
 #define JB_LIT(b, s) jb_put((b), (s), sizeof(s) - 1)
@@ -43,23 +70,55 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
+/* 1 for the bytes a JSON string carries as they are: printable ASCII but
+ * '"' and '\\'. Everything else takes the slow path (escapes, UTF-8 checks). */
+static const unsigned char plain[256] = {
+    [0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,             /* 0x20-0x2f, no '"' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                      /* 0x30-0x3f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                      /* 0x40-0x4f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,                      /* 0x50-0x5f, no '\\' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                      /* 0x60-0x6f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                      /* 0x70-0x7f */
+};
+
+/* The end of the run of plain bytes from i: eight at a time while a whole
+ * word is plain (a byte < 0x20 or >= 0x80 sets a high bit of w or of
+ * w - 0x20..; '"' and '\\' make a zero byte of w ^ c), then byte by byte.
+ * The same scan as log_format.c's. */
+static size_t plain_run(const unsigned char *u, size_t i, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    while (n - i >= 8) {
+        uint64_t w, q, b;
+        memcpy(&w, u + i, 8);
+        q = w ^ (ones * '"');
+        b = w ^ (ones * '\\');
+        if ((w | (w - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs)
+            break;
+        i += 8;
+    }
+    while (i < n && plain[u[i]])
+        i++;
+    return i;
+}
+
 /* A JSON string; control characters escaped, invalid UTF-8 as U+FFFD. */
 static void jb_str(jbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
     JB_LIT(b, "\"");
-    size_t run = 0;   /* bytes copied as they are, flushed in one go */
-    for (size_t i = 0; i < n;) {
+    size_t i = 0;
+    while (i < n) {
+        size_t run = plain_run(u, i, n);
+        jb_put(b, s + i, run - i);
+        if ((i = run) == n)
+            break;
         unsigned c = u[i];
         size_t k = c < 0x80 ? 1 : utf8_seq(u + i, n - i);
-        if (k > 0 && c >= 0x20 && c != '"' && c != '\\') {
-            run += k, i += k;
-            continue;
-        }
-        jb_put(b, s + i - run, run);
-        run = 0;
-        if (k == 0) {
+        if (k > 1) {
+            jb_put(b, s + i, k);   /* valid multi-byte UTF-8: as it is */
+        } else if (k == 0) {
             JB_LIT(b, "\xef\xbf\xbd");
         } else if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
@@ -70,13 +129,7 @@ static void jb_str(jbuf *b, const char *s, size_t n)
         }
         i += k ? k : 1;
     }
-    jb_put(b, s + n - run, run);
     JB_LIT(b, "\"");
-}
-
-static void jb_cstr(jbuf *b, const char *s)
-{
-    jb_str(b, s, strlen(s));
 }
 
 static void jb_hex(jbuf *b, const uint8_t *id, size_t n)
@@ -91,11 +144,32 @@ static void jb_hex(jbuf *b, const uint8_t *id, size_t n)
     jb_put(b, out, k);
 }
 
+/* Decimal digits by hand: snprintf cost more than the rest of a span. */
 static void jb_fmt_u64(jbuf *b, uint64_t v, int quoted)
 {
-    char num[32];
-    int n = snprintf(num, sizeof num, quoted ? "\"%" PRIu64 "\"" : "%" PRIu64, v);
-    jb_put(b, num, (size_t)n);
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                "31323334353637383940414243444546474849505152535455565758596061"
+                                "62636465666768697071727374757677787980818283848586878889909192"
+                                "93949596979899";
+    char num[24];
+    size_t k = sizeof num;
+    if (quoted)
+        num[--k] = '"';
+    while (v >= 100) {   /* two digits per division: the times have 19 */
+        unsigned d = (unsigned)(v % 100);
+        v /= 100;
+        num[--k] = pairs[2 * d + 1];
+        num[--k] = pairs[2 * d];
+    }
+    if (v >= 10) {
+        num[--k] = pairs[2 * v + 1];
+        num[--k] = pairs[2 * v];
+    } else {
+        num[--k] = (char)('0' + v);
+    }
+    if (quoted)
+        num[--k] = '"';
+    jb_put(b, num + k, sizeof num - k);
 }
 
 /* {"key":"k","value":{"stringValue":"v"}} */
@@ -114,15 +188,24 @@ static void attr_value(jbuf *b, const lira_span_data *d, const lira_span_attr *a
     int n;
     switch (a->type) {
     case LIRA_ATTR_INT:
-        n = snprintf(num, sizeof num, "{\"intValue\":\"%" PRId64 "\"}", a->v.i);
-        jb_put(b, num, (size_t)n);
+        JB_LIT(b, "{\"intValue\":");
+        if (a->v.i < 0) {
+            JB_LIT(b, "\"-");
+            jb_fmt_u64(b, (uint64_t)0 - (uint64_t)a->v.i, 0);
+            JB_LIT(b, "\"}");
+        } else {
+            jb_fmt_u64(b, (uint64_t)a->v.i, 1);
+            JB_LIT(b, "}");
+        }
         return;
     case LIRA_ATTR_DOUBLE:
         /* JSON has no NaN or infinities; the protobuf mapping spells them so. */
         if (isnan(a->v.d))
             JB_LIT(b, "{\"doubleValue\":\"NaN\"}");
+        else if (a->v.d > 0 && isinf(a->v.d))
+            JB_LIT(b, "{\"doubleValue\":\"Infinity\"}");
         else if (isinf(a->v.d))
-            jb_cstr(b, a->v.d > 0 ? "{\"doubleValue\":\"Infinity\"}" : "{\"doubleValue\":\"-Infinity\"}");
+            JB_LIT(b, "{\"doubleValue\":\"-Infinity\"}");
         else
             n = snprintf(num, sizeof num, "{\"doubleValue\":%.17g}", a->v.d),
             jb_put(b, num, (size_t)n);
@@ -199,8 +282,7 @@ int lira_otlp_encode(const lira_otlp_config *c, lira_span_data *const *spans, si
 {
     if (!c || !out || !len || (n && !spans))
         return LIRA_EINVAL;
-    jbuf b = { .err = LIRA_OK };
-    lira_buf_init(&b.buf, LIRA_OTLP_MAX_BODY - 2);   /* body + NUL below the cap, as ever */
+    jbuf b = { .max = LIRA_OTLP_MAX_BODY - 2, .err = LIRA_OK };   /* body + NUL below the cap */
     JB_LIT(&b, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
     for (size_t i = 0; i < c->nresource; i++) {
         if (i)
@@ -220,10 +302,11 @@ int lira_otlp_encode(const lira_otlp_config *c, lira_span_data *const *spans, si
     }
     JB_LIT(&b, "]}]}]}");
     if (b.err) {
-        lira_buf_free(&b.buf);
+        free(b.p);
         return b.err;
     }
-    *out = b.buf.p;
-    *len = b.buf.len;
+    b.p[b.len] = '\0';   /* jb_grow always left room for it */
+    *out = b.p;
+    *len = b.len;
     return LIRA_OK;
 }

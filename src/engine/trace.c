@@ -274,8 +274,10 @@ static void record_done(lira_tracer *t)
 static lira_span_data *record_new(lira_tracer *t, const lira_span *sp, const char *name,
                                   lira_span_kind kind)
 {
-    lira_span_data *d = malloc(sizeof *d);
-    if (!d) {
+    lira_span_data *d = t->spare;
+    if (d)
+        t->spare = d->next, t->nspare--;
+    else if (!(d = malloc(sizeof *d))) {
         t->stats.no_memory++;
         return NULL;
     }
@@ -345,7 +347,7 @@ static void finish(lira_span *sp, int keep)
     lira_tracer *t = d->tracer;
     if (!keep || t->closed || !t->exporter) {
         t->stats.discarded++;
-        free(d);
+        lira_span_data_release(d);
     } else {
         d->end_unix_ns = lira_engine_wall(t->e);
         lira_otlp_enqueue(t->exporter, d);   /* owns d now, even on error */
@@ -363,6 +365,21 @@ void lira_span_discard(lira_span *sp)
 {
     if (sp)
         finish(sp, 0);
+}
+
+void lira_span_data_release(lira_span_data *d)
+{
+    if (!d)
+        return;
+    lira_tracer *t = d->tracer;
+    /* A tracer whose engine is gone is about to free itself: no reuse. */
+    if (t && t->nspare < LIRA_SPAN_SPARE_MAX && !t->engine_gone) {
+        d->next = t->spare;
+        t->spare = d;
+        t->nspare++;
+    } else {
+        free(d);
+    }
 }
 
 int lira_span_traceparent(const lira_span *sp, char *out, size_t cap)
@@ -384,6 +401,11 @@ void lira__tracer_maybe_free(lira_tracer *t)
         return;
     lira_otlp_free(t->exporter);
     lira__trace_sink_pool_free(t);
+    while (t->spare) {
+        lira_span_data *d = t->spare;
+        t->spare = d->next;
+        free(d);
+    }
     free(t);
 }
 

@@ -223,6 +223,13 @@ void lira_span_end(lira_span *sp);
  * open). Frees its record; never touches an engine. */
 void lira_span_discard(lira_span *sp);
 
+/* Give back a record the exporter is done with (sent or dropped): its
+ * tracer keeps a few for reuse (LIRA_SPAN_SPARE_MAX; a record is about 3.7
+ * KB, so the spare list stays small) and frees the rest. NULL is a no-op.
+ * Only the exporter (otlp.c) and trace.c call it. */
+#define LIRA_SPAN_SPARE_MAX 64
+void lira_span_data_release(lira_span_data *d);
+
 /* The traceparent of the span's context (what to send with an outbound
  * request this span stands for). Errors as lira_span_ctx_traceparent. */
 int lira_span_traceparent(const lira_span *sp, char *out, size_t cap);

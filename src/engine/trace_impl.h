@@ -20,6 +20,8 @@ struct lira_tracer {
     lira_span_ctx stack[LIRA_TRACE_STACK_MAX];
     trace_call *pool;              /* per-call objects for reuse */
     size_t npool;
+    lira_span_data *spare;         /* released records for reuse (linked by next) */
+    size_t nspare;
 };
 
 /* Free t once nothing can reach it any more: the engine's hook ran, the hub

@@ -24,6 +24,7 @@ struct trace_call {
     trace_call *next;              /* in the pool */
     lira_span call;
     lira_span attempt;
+    char call_span_hex[LIRA_SPAN_ID_HEX_SIZE];   /* the call span's id, for its log line */
     char name[LIRA_SPAN_MAX_NAME + 1];
 };
 
@@ -31,6 +32,24 @@ static void hex_ids(const lira_span *sp, lira_tel_call *tc)
 {
     lira_trace_id_format(sp->ctx.trace_id, tc->trace_id, sizeof tc->trace_id);
     lira_span_id_format(sp->ctx.span_id, tc->span_id, sizeof tc->span_id);
+}
+
+/* "<method> <endpoint>" (or the method alone), cut to LIRA_SPAN_MAX_NAME:
+ * two memcpys, as this runs for every call, sampled or not. */
+static void call_name(char out[LIRA_SPAN_MAX_NAME + 1], const char *m, const char *endpoint)
+{
+    size_t ml = strlen(m), el = endpoint ? strlen(endpoint) : 0;
+    if (ml > LIRA_SPAN_MAX_NAME)
+        ml = LIRA_SPAN_MAX_NAME;
+    memcpy(out, m, ml);
+    if (el && ml < LIRA_SPAN_MAX_NAME) {
+        out[ml++] = ' ';
+        if (el > LIRA_SPAN_MAX_NAME - ml)
+            el = LIRA_SPAN_MAX_NAME - ml;
+        memcpy(out + ml, endpoint, el);
+        ml += el;
+    }
+    out[ml] = '\0';
 }
 
 static void set_cstr(lira_span *sp, const char *key, const char *v)
@@ -48,11 +67,7 @@ static void on_call_start(void *ud, lira_tel_call *tc, int64_t now, int64_t wall
         t->pool = c->next, t->npool--;
     else if (!(c = malloc(sizeof *c)))
         return;
-    const char *m = tc->method ? tc->method : "HTTP";
-    if (tc->endpoint && *tc->endpoint)
-        snprintf(c->name, sizeof c->name, "%s %s", m, tc->endpoint);
-    else
-        snprintf(c->name, sizeof c->name, "%s", m);
+    call_name(c->name, tc->method ? tc->method : "HTTP", tc->endpoint);
     c->attempt.started = 0;
     lira_span_start(t, &c->call, c->name, LIRA_SPAN_INTERNAL, lira_tracer_current(t));
     if (c->call.rec) {
@@ -62,6 +77,7 @@ static void on_call_start(void *ud, lira_tel_call *tc, int64_t now, int64_t wall
     }
     tc->trace = c;
     hex_ids(&c->call, tc);
+    memcpy(c->call_span_hex, tc->span_id, sizeof c->call_span_hex);
 }
 
 static void on_attempt_start(void *ud, lira_tel_call *tc, int attempt, int64_t now, int64_t wall,
@@ -77,9 +93,16 @@ static void on_attempt_start(void *ud, lira_tel_call *tc, int attempt, int64_t n
         lira_span_end_http(&c->attempt, NULL);
     lira_span_start_http(ud, &c->attempt, &c->call.ctx, tc->method ? tc->method : "GET",
                          tc->url ? tc->url : "", attempt - 1, c->name);
-    if (traceparent && lira_span_traceparent(&c->attempt, traceparent, cap) != LIRA_OK && cap)
-        traceparent[0] = '\0';
-    hex_ids(&c->attempt, tc);
+    /* The trace id is the call's (already in tc); the span id is in the
+     * traceparent just written ("00-<trace>-<span>-<flags>"): copy it. */
+    if (traceparent && lira_span_traceparent(&c->attempt, traceparent, cap) == LIRA_OK) {
+        memcpy(tc->span_id, traceparent + 36, LIRA_SPAN_ID_HEX_SIZE - 1);
+        tc->span_id[LIRA_SPAN_ID_HEX_SIZE - 1] = '\0';
+    } else {
+        if (traceparent && cap)
+            traceparent[0] = '\0';
+        lira_span_id_format(c->attempt.ctx.span_id, tc->span_id, sizeof tc->span_id);
+    }
 }
 
 static void on_attempt_end(void *ud, lira_tel_call *tc, const lira_call_attempt *a, int64_t now,
@@ -120,7 +143,7 @@ static void on_call_end(void *ud, lira_tel_call *tc, const lira_call_result *r, 
             lira_span_set_status(&c->call, LIRA_STATUS_ERROR, r->res ? NULL : r->message);
         }
     }
-    hex_ids(&c->call, tc);
+    memcpy(tc->span_id, c->call_span_hex, sizeof tc->span_id);
     lira_span_end(&c->call);
     tc->trace = NULL;
     if (t->npool < POOL_MAX && !t->engine_gone) {
