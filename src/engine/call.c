@@ -54,18 +54,68 @@ static void unlink_call(lira_call *c)
     c->prev = c->next = NULL;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POOL_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define POOL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POOL_POISON(p, n) ((void)(p), (void)(n))
+#define POOL_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* A record from u's pool (zeroed, its arena kept), or a new one. Pooled
+ * records and their arenas are poisoned under ASan, so a use after the
+ * call ended is still caught. */
+static lira_call *alloc_call(lira_upstream *u)
+{
+    lira_call *c = u->pool;
+    if (!c)
+        return calloc(1, sizeof *c);
+    POOL_UNPOISON(c, sizeof *c);
+    u->pool = c->next;
+    u->npool--;
+    char *arena = c->arena;
+    size_t cap = c->arena_cap;
+    memset(c, 0, sizeof *c);
+    c->arena = arena;
+    c->arena_cap = cap;
+    POOL_UNPOISON(arena, cap);
+    return c;
+}
+
 static void free_call(lira_call *c)
 {
-    for (size_t i = 0; c->headers && c->headers[i]; i++)
-        free(c->headers[i]);
-    free(c->headers);
-    free(c->method);
-    free(c->url);
-    free(c->body);
-    free(c->endpoint);   /* request_id shares it */
+    lira_upstream *u = c->u;
     lira_http_response_free(c->last);
-    lira_upstream_release(c->u);
-    free(c);
+    c->last = NULL;
+    if (u && u->npool < LIRA_CALL_POOL_MAX && c->arena_cap <= LIRA_CALL_POOL_KEEP_BYTES) {
+        c->next = u->pool;
+        u->pool = c;
+        u->npool++;
+        POOL_POISON(c->arena, c->arena_cap);
+        POOL_POISON(c, sizeof *c);
+    } else {
+        free(c->arena);
+        free(c);
+    }
+    lira_upstream_release(u);   /* may destroy u, and its pool with it */
+}
+
+void lira__calls_pool_free(lira_upstream *u)
+{
+    while (u->pool) {
+        lira_call *c = u->pool;
+        POOL_UNPOISON(c, sizeof *c);
+        u->pool = c->next;
+        free(c->arena);
+        free(c);
+    }
+    u->npool = 0;
+}
+
+size_t lira_upstream_pooled_calls(const lira_upstream *u)
+{
+    return u ? u->npool : 0;
 }
 
 /* The engine's hub while this call is reported to it (never kept: the hub
@@ -525,7 +575,7 @@ int lira_call_start(lira_engine *e, lira_upstream *u, const lira_call_spec *spec
         return LIRA_EINVAL;
     if (u->engine != e)
         return u->engine ? LIRA_EINVAL : LIRA_ESTATE;
-    lira_call *c = calloc(1, sizeof *c);
+    lira_call *c = alloc_call(u);
     if (!c)
         return LIRA_ENOMEM;
     c->u = u;

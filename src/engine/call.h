@@ -68,6 +68,15 @@ lira_breaker *lira_upstream_breaker(lira_upstream *u);   /* NULL when off */
 lira_limiter *lira_upstream_limiter(lira_upstream *u);   /* NULL when off */
 lira_budget *lira_upstream_budget(lira_upstream *u);     /* NULL when off */
 
+/* Ended call records an upstream keeps for its next calls (a record and its
+ * copy of the spec are one reusable pair of allocations instead of ~8 fresh
+ * ones per call). At most LIRA_CALL_POOL_MAX records are kept, and a record
+ * whose copy outgrew LIRA_CALL_POOL_KEEP_BYTES (a large body) is freed
+ * instead. lira_upstream_pooled_calls: how many are kept now (0 for NULL). */
+#define LIRA_CALL_POOL_MAX 64
+#define LIRA_CALL_POOL_KEEP_BYTES (16 * 1024)
+size_t lira_upstream_pooled_calls(const lira_upstream *u);
+
 /* ------------------------------------------------------------ calls */
 
 /* err.kind of LUA-API.md §3.1. */

@@ -30,7 +30,11 @@ struct lira_call {
     char *method, *url, **headers;   /* headers: NULL-terminated, with two
                                         spare slots past the NULL for the
                                         trace context lines below */
-    char *endpoint, *request_id;     /* copies (one allocation), or NULL */
+    char *endpoint, *request_id;     /* copies, or NULL */
+    /* Every copy above (and body) lives in this one buffer, which stays
+     * with the record while it waits in its upstream's pool. */
+    char *arena;
+    size_t arena_cap;
     size_t nheaders;                 /* the caller's lines */
     int user_trace_ctx;              /* the caller set traceparent/tracestate */
     void *body;
@@ -57,7 +61,8 @@ struct lira_call {
     char ts_line[CALL_TS_LINE];
 };
 
-/* Deep-copy `s` into c (method, url, headers, body); LIRA_ENOMEM. */
+/* Deep-copy `s` into c->arena (method, url, headers, body, endpoint,
+ * request_id), growing it when too small; LIRA_ENOMEM. */
 int lira__call_copy_spec(lira_call *c, const lira_call_spec *s);
 
 /* Write r->message for the outcome (`last` = the last attempt's response,

@@ -3,6 +3,7 @@
  * Messages name the method and the path (query included, redacted: no
  * secret in a URL ever reaches a message), then what happened and on which
  * attempt: "GET /orders/42: timed out after 10.0 s (attempt 4 of 4)". */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,17 +12,6 @@
 #include "call_impl.h"
 #include "redact.h"
 #include "status.h"
-
-static char *dup_n(const void *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p) {
-        if (n)
-            memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
 
 /* The path template's part that is safe as a label: no scheme and
  * authority (userinfo), no query or fragment (secrets ride there). */
@@ -41,52 +31,65 @@ static int is_trace_line(const char *h)
     return strncasecmp(h, "traceparent:", 12) == 0 || strncasecmp(h, "tracestate:", 11) == 0;
 }
 
-/* endpoint and request_id share one allocation. */
-static int copy_ids(lira_call *c, const lira_call_spec *s)
+/* Bump allocation in c->arena (sized beforehand: never fails). */
+static char *put(char **p, const void *s, size_t n)
 {
-    const char *ep = NULL;
-    size_t el = s->endpoint ? endpoint_span(s->endpoint, &ep) : 0;
-    size_t rl = s->request_id ? strlen(s->request_id) : 0;
-    c->spec.endpoint = c->spec.request_id = NULL;
-    if (!s->endpoint && !s->request_id)
+    char *d = *p;
+    if (n)
+        memcpy(d, s, n);
+    d[n] = '\0';
+    *p += n + 1;
+    return d;
+}
+
+/* The arena holds the header pointer array (first, so it is aligned), then
+ * every string, then the body: one buffer per record, reused with it. */
+static int arena_fit(lira_call *c, size_t need)
+{
+    if (need <= c->arena_cap)
         return LIRA_OK;
-    char *p = malloc(el + rl + 2);
-    if (!p)
+    char *a = malloc(need);
+    if (!a)
         return LIRA_ENOMEM;
-    if (el)
-        memcpy(p, ep, el);
-    p[el] = '\0';
-    if (rl)
-        memcpy(p + el + 1, s->request_id, rl);
-    p[el + 1 + rl] = '\0';
-    c->endpoint = p;
-    c->request_id = p + el + 1;
-    c->spec.endpoint = s->endpoint ? c->endpoint : NULL;
-    c->spec.request_id = s->request_id ? c->request_id : NULL;
+    free(c->arena);
+    c->arena = a;
+    c->arena_cap = need;
     return LIRA_OK;
 }
 
 int lira__call_copy_spec(lira_call *c, const lira_call_spec *s)
 {
     c->spec = *s;
-    size_t n = 0;
-    while (s->req.headers && s->req.headers[n])
-        n++;
-    c->method = dup_n(s->req.method, strlen(s->req.method));
-    c->url = dup_n(s->req.url, strlen(s->req.url));
+    size_t n = 0, bytes = 0;
+    for (; s->req.headers && s->req.headers[n]; n++)
+        bytes += strlen(s->req.headers[n]) + 1;
+    const char *ep = NULL;
+    size_t el = s->endpoint ? endpoint_span(s->endpoint, &ep) : 0;
+    size_t rl = s->request_id ? strlen(s->request_id) : 0;
+    size_t ml = strlen(s->req.method), ul = strlen(s->req.url);
     /* Two spare slots past the NULL: the attempt's trace context lines. */
-    c->headers = calloc(n + 3, sizeof *c->headers);
-    if (!c->method || !c->url || !c->headers || copy_ids(c, s) != LIRA_OK)
+    size_t ptrs = (n + 3) * sizeof *c->headers;
+    if (s->req.body_len > SIZE_MAX / 2 || bytes > SIZE_MAX / 4 || ul > SIZE_MAX / 8)
         return LIRA_ENOMEM;
+    size_t need = ptrs + bytes + ml + ul + el + rl + s->req.body_len + 5;
+    if (arena_fit(c, need) != LIRA_OK)
+        return LIRA_ENOMEM;
+    c->headers = (char **)(void *)c->arena;
+    char *p = c->arena + ptrs;
+    c->method = put(&p, s->req.method, ml);
+    c->url = put(&p, s->req.url, ul);
     c->nheaders = n;
     for (size_t i = 0; i < n; i++) {
-        if (!(c->headers[i] = dup_n(s->req.headers[i], strlen(s->req.headers[i]))))
-            return LIRA_ENOMEM;
+        c->headers[i] = put(&p, s->req.headers[i], strlen(s->req.headers[i]));
         c->user_trace_ctx |= is_trace_line(c->headers[i]);
     }
+    c->headers[n] = c->headers[n + 1] = c->headers[n + 2] = NULL;
+    c->endpoint = s->endpoint ? put(&p, ep, el) : NULL;
+    c->request_id = s->request_id ? put(&p, s->request_id, rl) : NULL;
+    c->spec.endpoint = c->endpoint;
+    c->spec.request_id = c->request_id;
     /* A non-NULL empty body stays non-NULL: "send an empty body". */
-    if (s->req.body && !(c->body = dup_n(s->req.body, s->req.body_len)))
-        return LIRA_ENOMEM;
+    c->body = s->req.body ? put(&p, s->req.body, s->req.body_len) : NULL;
     c->spec.req.method = c->method;
     c->spec.req.url = c->url;
     c->spec.req.headers = (const char *const *)c->headers;

@@ -42,6 +42,7 @@ void lira_upstream_config_default(lira_upstream_config *c)
 
 static void upstream_destroy(lira_upstream *u)
 {
+    lira__calls_pool_free(u);
     if (u->has_breaker)
         lira_breaker_free(&u->breaker);
     free(u->name);

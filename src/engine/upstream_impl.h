@@ -20,6 +20,8 @@ struct lira_upstream {
      * token from the old one never gives it back to the new one. */
     uint32_t breaker_epoch, limiter_epoch;
     struct lira_call *calls;      /* live calls, so engine free can cancel them */
+    struct lira_call *pool;       /* ended call records kept for reuse (call.c) */
+    size_t npool;                 /* <= LIRA_CALL_POOL_MAX */
 };
 
 /* Take a reference (a call holds one while it is live). */
@@ -28,5 +30,9 @@ void lira__upstream_ref(lira_upstream *u);
 /* Cancel every live call of `u` (done runs with CANCELLED): the engine is
  * going away. Defined in call.c. */
 void lira__calls_cancel_all(lira_upstream *u);
+
+/* Free the records kept for reuse (the upstream is being destroyed).
+ * Defined in call.c. */
+void lira__calls_pool_free(lira_upstream *u);
 
 #endif
