@@ -186,11 +186,13 @@ int lira_engine_set_transport(lira_engine *e, lira_transport *t);
  *    given. curl's "Expect: 100-continue" is never sent, nor its default
  *    Content-Type for a body (a body goes without Content-Type unless the
  *    request has one). User-Agent: the options' one unless the request has
- *    one. Accept-Encoding: gzip, decoded transparently (max_body counts
- *    decoded bytes); a response in another encoding curl decodes (br, zstd,
- *    deflate) is decoded too, but only gzip is offered: curl formats the
- *    header a byte at a time twice per request, and the full list cost 4k
- *    instructions a request (3 % of a call).
+ *    one. Accept-Encoding: gzip (sent as the last header line), decoded
+ *    transparently (max_body counts decoded bytes), unless the request has
+ *    its own Accept-Encoding line, which is sent instead (and a response in
+ *    an encoding curl knows is still decoded); a response in another
+ *    encoding curl decodes (br, zstd, deflate) is decoded too, but only gzip
+ *    is offered: curl formats header lines a byte at a time, and the full
+ *    list cost 4k instructions a request (3 % of a call).
  *  - proxies: from the environment as curl reads it (http_proxy, https_proxy,
  *    all_proxy, no_proxy, ...), but when none of them is set when the
  *    transport is created, no proxy is used and they are not read again

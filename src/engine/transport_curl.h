@@ -12,6 +12,10 @@
 
 #include "transport.h"
 
+/* The encodings offered (and decoded: CURLOPT_ACCEPT_ENCODING); the request
+ * line "Accept-Encoding: ..." is written by lira_curl_configure. */
+#define LIRA_CURL_ACCEPT_ENCODING "gzip"
+
 /* A cleartext http:// origin with transfers in flight or queued (see
  * transport_curl.c: the per-host cap is applied here before curl sees it). */
 typedef struct lira_origin {

@@ -1,6 +1,7 @@
 /* test_transport.c — the libcurl transport against a real `lira sandbox`
  * on 127.0.0.1, driven by lira_engine_step(); what the sandbox's /_log saw
  * is checked alongside what the transport reports. Every wait is bounded. */
+#define _GNU_SOURCE
 #include "sandbox_proc.h"
 
 #include <arpa/inet.h>
@@ -36,6 +37,7 @@ static void test_get_echo(void)
         CHECK_STR(json_str(h, "Accept"), "application/json");
         CHECK(json_str(h, "User-Agent") && strncmp(json_str(h, "User-Agent"), "lira", 4) == 0);
         CHECK(json_str(h, "Expect") == NULL);
+        CHECK_STR(json_str(h, "Accept-Encoding"), "gzip");   /* once: ours, not curl's too */
         CHECK(res->effective_url && strstr(res->effective_url, "/anything/orders"));
         CHECK_STR(lira_http_response_header(res, "content-type"), "application/json");
         cJSON_Delete(j);
@@ -287,7 +289,9 @@ static void test_too_large_with_length(void)
 typedef struct oneshot {
     int fd, port;
     const char *reply;
+    size_t reply_len;
     size_t extra;      /* bytes of 'x' after the reply */
+    char req[4096];    /* the request's head as received */
     pthread_t th;
 } oneshot;
 
@@ -313,9 +317,10 @@ static void *oneshot_main(void *ud)
         if (strstr(buf, "\r\n\r\n"))
             break;
     }
+    memcpy(s->req, buf, got + 1);
     /* MSG_NOSIGNAL: the client hangs up mid-body on purpose (max_body);
      * that must be an EPIPE here, not a SIGPIPE that kills the test. */
-    ssize_t w = send(c, s->reply, strlen(s->reply), MSG_NOSIGNAL);
+    ssize_t w = send(c, s->reply, s->reply_len, MSG_NOSIGNAL);
     memset(buf, 'x', sizeof buf);
     for (size_t left = s->extra; w >= 0 && left > 0;) {
         size_t n = left < sizeof buf ? left : sizeof buf;
@@ -326,10 +331,12 @@ static void *oneshot_main(void *ud)
     return NULL;
 }
 
-static int oneshot_start(oneshot *s, const char *reply, size_t extra)
+static int oneshot_start_n(oneshot *s, const char *reply, size_t reply_len, size_t extra)
 {
     s->reply = reply;
+    s->reply_len = reply_len;
     s->extra = extra;
+    s->req[0] = '\0';
     s->fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
     socklen_t len = sizeof a;
@@ -340,6 +347,11 @@ static int oneshot_start(oneshot *s, const char *reply, size_t extra)
         return -1;
     s->port = ntohs(a.sin_port);
     return pthread_create(&s->th, NULL, oneshot_main, s);
+}
+
+static int oneshot_start(oneshot *s, const char *reply, size_t extra)
+{
+    return oneshot_start_n(s, reply, strlen(reply), extra);
 }
 
 static void oneshot_stop(oneshot *s)
@@ -381,6 +393,40 @@ static void test_too_large_without_length(void)
     res = oneshot_get(e, chunked, 1024, 100);
     CHECK(res && res->failure == LIRA_FAIL_TOO_LARGE && res->status == 200);
     lira_http_response_free(res);
+    lira_engine_free(e);
+}
+
+/* gzip is offered once (our line, not curl's too) and decoded; a request's
+ * own Accept-Encoding replaces it. */
+static void test_gzip(void)
+{
+    static const char gz[] = "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 28\r\n"
+                             "Connection: close\r\n\r\n"
+                             "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x01\x05\x00\xfa\xff"
+                             "hello\x86\xa6\x10\x36\x05\x00\x00\x00";
+    lira_engine *e = engine();
+    for (int own = 0; own < 2; own++) {
+        oneshot s;
+        if (oneshot_start_n(&s, gz, sizeof gz - 1, 0) != 0) {
+            CHECK(!"oneshot server");
+            break;
+        }
+        char url[128];
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/z", s.port);
+        const char *hdrs[] = {"Accept-Encoding: gzip, identity", NULL};
+        lira_http_request r = req_get(url);
+        r.headers = own ? hdrs : NULL;
+        lira_http_response *res = run(e, &r);
+        oneshot_stop(&s);
+        CHECK(res && res->failure == LIRA_FAIL_NONE && res->status == 200);
+        CHECK(res && res->body_len == 5 && memcmp(res->body, "hello", 5) == 0);
+        const char *ae = strcasestr(s.req, "\r\naccept-encoding:");
+        CHECK(ae != NULL);
+        CHECK(ae && strcasestr(ae + 2, "\r\naccept-encoding:") == NULL);
+        CHECK(ae && strncmp(ae + 2, own ? hdrs[0] : "Accept-Encoding: gzip\r\n",
+                            strlen(own ? hdrs[0] : "Accept-Encoding: gzip\r\n")) == 0);
+        lira_http_response_free(res);
+    }
     lira_engine_free(e);
 }
 
@@ -431,6 +477,7 @@ int main(void)
     RUN(test_too_large_with_length);
     RUN(test_too_large_without_length);
     RUN(test_header_caps);
+    RUN(test_gzip);
     CHECK_EQ(sandbox_stop(&sb), 0);
     return check_summary();
 }
