@@ -64,7 +64,7 @@ int lira__hist_record(lira_series_hist *h, const int64_t *bounds_ns, size_t nbou
 {
     if (v < 0)
         return LIRA_EINVAL;
-    h->count = sat_add(h->count, 1);
+    h->count++;   /* as the core histogram: 2^64 observations never happen */
     h->sum = v > INT64_MAX - h->sum ? INT64_MAX : h->sum + v;
     if (v < h->min)
         h->min = v;

@@ -190,10 +190,9 @@ static int arena_put(lira_span_data *d, const char *s, size_t len, uint16_t *off
     return 1;
 }
 
-static lira_span_attr *attr_slot(lira_span *sp, const char *key)
+static lira_span_attr *data_slot(lira_span_data *d, const char *key)
 {
-    lira_span_data *d = sp->rec;
-    if (!d || !sp->started || !key || !*key)
+    if (!d || !key || !*key)
         return NULL;
     size_t klen = strlen(key);
     for (size_t i = 0; i < d->nattrs; i++)
@@ -209,21 +208,37 @@ static lira_span_attr *attr_slot(lira_span *sp, const char *key)
     return a;
 }
 
+static lira_span_attr *attr_slot(lira_span *sp, const char *key)
+{
+    return sp->started ? data_slot(sp->rec, key) : NULL;
+}
+
+static void data_set_str(lira_span_data *d, lira_span_attr *a, const char *val, size_t len)
+{
+    if (len > LIRA_SPAN_MAX_VALUE)
+        len = LIRA_SPAN_MAX_VALUE;
+    if (!arena_put(d, val ? val : "", len, &a->v.s.off, &a->v.s.len)) {
+        d->nattrs--;   /* only a new attribute can fail here: it is the last */
+        d->dropped_attrs++;
+        return;
+    }
+    a->type = LIRA_ATTR_STR;
+}
+
+void lira__span_data_set_str(lira_span_data *d, const char *key, const char *val, size_t len)
+{
+    lira_span_attr *a = (val || !len) ? data_slot(d, key) : NULL;
+    if (a)
+        data_set_str(d, a, val, len);
+}
+
 void lira_span_set_str(lira_span *sp, const char *key, const char *val, size_t len)
 {
     if (!sp || (!val && len))
         return;
     lira_span_attr *a = attr_slot(sp, key);
-    if (!a)
-        return;
-    if (len > LIRA_SPAN_MAX_VALUE)
-        len = LIRA_SPAN_MAX_VALUE;
-    if (!arena_put(sp->rec, val ? val : "", len, &a->v.s.off, &a->v.s.len)) {
-        sp->rec->nattrs--;   /* only a new attribute can fail here: it is the last */
-        sp->rec->dropped_attrs++;
-        return;
-    }
-    a->type = LIRA_ATTR_STR;
+    if (a)
+        data_set_str(sp->rec, a, val, len);
 }
 
 void lira_span_set_int(lira_span *sp, const char *key, int64_t v)
@@ -305,6 +320,12 @@ static lira_span_data *record_new(lira_tracer *t, const lira_span *sp, const cha
 int lira_span_start(lira_tracer *t, lira_span *sp, const char *name, lira_span_kind kind,
                     const lira_span_ctx *parent)
 {
+    return lira__span_start_ex(t, sp, name, kind, parent, 1);
+}
+
+int lira__span_start_ex(lira_tracer *t, lira_span *sp, const char *name, lira_span_kind kind,
+                        const lira_span_ctx *parent, int record)
+{
     if (!t || !sp || kind < LIRA_SPAN_INTERNAL || kind > LIRA_SPAN_CONSUMER)
         return LIRA_EINVAL;
     lira_rng *rng = lira_engine_rng(t->e);
@@ -330,13 +351,41 @@ int lira_span_start(lira_tracer *t, lira_span *sp, const char *name, lira_span_k
     int sampled = lira_sampler_decide(&t->sampler, parent, sp->ctx.trace_id);
     sp->ctx.flags = sampled ? LIRA_TRACE_FLAG_SAMPLED : 0;
     t->stats.started++;
-    if (sampled && t->exporter && !t->closed)
+    if (record && sampled && t->exporter && !t->closed)
         sp->rec = record_new(t, sp, name ? name : "span", kind);
     return LIRA_OK;
 }
 
-/* End the span: its record goes to the exporter (`keep`, while the tracer
- * still has one) or is dropped. */
+int lira__span_wants_record(const lira_tracer *t, const lira_span *sp)
+{
+    return (sp->ctx.flags & LIRA_TRACE_FLAG_SAMPLED) && t->exporter && !t->closed;
+}
+
+void lira__span_record_late(lira_tracer *t, lira_span *sp, const char *name, lira_span_kind kind,
+                            int64_t start_unix_ns)
+{
+    if (sp->started && !sp->rec && lira__span_wants_record(t, sp)) {
+        sp->rec = record_new(t, sp, name ? name : "span", kind);
+        if (sp->rec)
+            sp->rec->start_unix_ns = start_unix_ns;
+    }
+}
+
+/* A record leaves its span or its holder: to the exporter (`keep`, while
+ * the tracer still has one) or dropped. */
+static void submit(lira_span_data *d, int keep)
+{
+    lira_tracer *t = d->tracer;
+    if (!keep || t->closed || !t->exporter) {
+        t->stats.discarded++;
+        lira_span_data_release(d);
+    } else {
+        lira_otlp_enqueue(t->exporter, d);   /* owns d now, even on error */
+    }
+    record_done(t);
+}
+
+/* End the span: its record goes to the exporter or is dropped. */
 static void finish(lira_span *sp, int keep)
 {
     sp->started = 0;
@@ -345,14 +394,27 @@ static void finish(lira_span *sp, int keep)
     if (!d)
         return;
     lira_tracer *t = d->tracer;
-    if (!keep || t->closed || !t->exporter) {
-        t->stats.discarded++;
-        lira_span_data_release(d);
-    } else {
+    if (keep && !t->closed && t->exporter)   /* a closed tracer's engine may be gone */
         d->end_unix_ns = lira_engine_wall(t->e);
-        lira_otlp_enqueue(t->exporter, d);   /* owns d now, even on error */
-    }
-    record_done(t);
+    submit(d, keep);
+}
+
+lira_span_data *lira__span_end_hold(lira_span *sp)
+{
+    if (!sp->started)
+        return NULL;
+    sp->started = 0;
+    lira_span_data *d = sp->rec;
+    sp->rec = NULL;
+    if (d && !d->tracer->closed)   /* a closed tracer's engine may be gone */
+        d->end_unix_ns = lira_engine_wall(d->tracer->e);
+    return d;
+}
+
+void lira__span_data_submit(lira_span_data *d, int keep)
+{
+    if (d)
+        submit(d, keep);
 }
 
 void lira_span_end(lira_span *sp)

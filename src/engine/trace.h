@@ -25,15 +25,19 @@
  * tracer registers itself as the hub's sink (trace_sink.c), so the pipeline
  * makes the hub's calls and nothing here directly:
  *
- *   lira_telemetry_call_start     -> a logical-call span (INTERNAL), child of
- *                                    lira_tracer_current() (the caller's span)
+ *   lira_telemetry_call_start     -> the context of a logical-call span
+ *                                    (INTERNAL), child of lira_tracer_current()
  *   lira_telemetry_attempt_start  -> a CLIENT span per attempt, child of the
  *                                    call span; fills the traceparent buffer
  *                                    (send "traceparent: <value>" when non-empty)
  *   lira_trace_call_tracestate    -> the tracestate to send too (NULL = none)
  *   lira_telemetry_attempt_end    -> ends the attempt span with its outcome
- *   lira_telemetry_call_end       -> ends the call span (and an attempt span
- *                                    still open, as cancelled)
+ *   lira_telemetry_call_end       -> ends the call (and an attempt span still
+ *                                    open, as cancelled)
+ *
+ * The call span is recorded only for a call of several attempts (or none);
+ * a single attempt's span stands for the call, re-parented to the call's
+ * parent (trace_sink.c), so most calls record one span, not two.
  *
  * The caller's current span must be on the tracer's stack while
  * lira_telemetry_call_start runs: the Lua binding wraps lira_call_start in

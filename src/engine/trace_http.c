@@ -9,6 +9,7 @@
 #include "redact.h"
 #include "status.h"
 #include "trace.h"
+#include "trace_impl.h"
 
 static const char *const known_methods[] = {
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY",
@@ -102,6 +103,12 @@ void lira_span_end_http(lira_span *sp, const lira_http_response *res)
 {
     if (!sp)
         return;
+    lira__span_http_outcome(sp, res);
+    lira_span_end(sp);
+}
+
+void lira__span_http_outcome(lira_span *sp, const lira_http_response *res)
+{
     if (sp->rec && sp->started) {
         const char *etype = NULL;
         char code[16];
@@ -123,5 +130,4 @@ void lira_span_end_http(lira_span *sp, const lira_http_response *res)
                                  res && res->failure != LIRA_FAIL_NONE ? res->error : NULL);
         }
     }
-    lira_span_end(sp);
 }

@@ -24,6 +24,27 @@ struct lira_tracer {
     size_t nspare;
 };
 
+/* lira_span_start, but with `record` 0 the span gets its context (ids,
+ * sampling) and no record even when sampled: lira__span_record_late can
+ * add one afterwards (the call span of trace_sink.c, recorded only when a
+ * call has a second attempt or none). */
+int lira__span_start_ex(lira_tracer *t, lira_span *sp, const char *name, lira_span_kind kind,
+                        const lira_span_ctx *parent, int record);
+int lira__span_wants_record(const lira_tracer *t, const lira_span *sp);
+void lira__span_record_late(lira_tracer *t, lira_span *sp, const char *name, lira_span_kind kind,
+                            int64_t start_unix_ns);
+
+/* End sp now but keep its record (NULL: none) instead of exporting it; the
+ * holder may still change it (its parent, attributes), then must submit it
+ * (keep 1: export, 0: drop). The record counts as live until then. */
+lira_span_data *lira__span_end_hold(lira_span *sp);
+void lira__span_data_submit(lira_span_data *d, int keep);
+void lira__span_data_set_str(lira_span_data *d, const char *key, const char *val, size_t len);
+
+/* trace_http.c: the outcome attributes and status of an attempt's span
+ * (lira_span_end_http without the end). */
+void lira__span_http_outcome(lira_span *sp, const lira_http_response *res);
+
 /* Free t once nothing can reach it any more: the engine's hook ran, the hub
  * let go of it and no record is open. */
 void lira__tracer_maybe_free(lira_tracer *t);

@@ -1,11 +1,22 @@
-/* trace_sink.c — the tracer as the telemetry hub's sink: a logical-call
- * span (INTERNAL) per call, child of the current span, and a CLIENT span per
- * attempt, child of the call span, whose traceparent the pipeline sends.
+/* trace_sink.c — the tracer as the telemetry hub's sink: a CLIENT span per
+ * attempt, whose traceparent the pipeline sends, and a logical-call span
+ * (INTERNAL) over them when the call has several attempts (or none).
  *
- *   call_start     start the call span; tc carries its ids (the call's log line)
- *   attempt_start  start the attempt span; write its traceparent
- *   attempt_end    end it with the outcome (status code, error.type)
- *   call_end       end a still-open attempt as cancelled; end the call span
+ *   call_start     the call span's context (ids, sampling), child of the
+ *                  current span; no record yet; tc carries its ids
+ *   attempt_start  start the attempt span (child of the call span); write its
+ *                  traceparent; at a second attempt, record the call span
+ *                  (start time: the call's) and export attempt 1, held so far
+ *   attempt_end    the outcome (status code, error.type); attempt 1's record
+ *                  is held, later ones are exported
+ *   call_end       end a still-open attempt as cancelled. One attempt: its
+ *                  span becomes the call's span — its parent set to the call
+ *                  span's parent, lira.client and url.template added — and
+ *                  the call's log line carries its id. Otherwise: end the
+ *                  call span with the call's attributes.
+ *
+ * Most calls have one attempt: they record and encode one span, not two.
+ * The traceparent each attempt sends is the same either way.
  *
  * The per-call object (two spans) comes from a small pool on the tracer:
  * after warm-up a call allocates nothing when no span is recorded. */
@@ -24,6 +35,10 @@ struct trace_call {
     trace_call *next;              /* in the pool */
     lira_span call;
     lira_span attempt;
+    lira_span_data *held;          /* attempt 1's record until the call shows its shape */
+    int attempts;                  /* attempts ended so far */
+    int multi;                     /* a second attempt started: the call span is recorded */
+    int64_t start_wall;            /* the call's start (unix ns), when the call span may record */
     char call_span_hex[LIRA_SPAN_ID_HEX_SIZE];   /* the call span's id, for its log line */
     char name[LIRA_SPAN_MAX_NAME + 1];
 };
@@ -58,6 +73,68 @@ static void set_cstr(lira_span *sp, const char *key, const char *v)
         lira_span_set_str(sp, key, v, strlen(v));
 }
 
+/* End the current attempt's span with its outcome; attempt 1's record is
+ * held (the call may yet have a second attempt), later ones are exported. */
+static void end_attempt(trace_call *c, const lira_http_response *res)
+{
+    lira__span_http_outcome(&c->attempt, res);
+    if (++c->attempts == 1 && !c->multi)
+        c->held = lira__span_end_hold(&c->attempt);
+    else
+        lira_span_end(&c->attempt);
+}
+
+/* Give the call span its record (when sampled) with the call's start time
+ * and attributes. */
+static void record_call(lira_tracer *t, trace_call *c, const lira_tel_call *tc)
+{
+    lira__span_record_late(t, &c->call, c->name, LIRA_SPAN_INTERNAL, c->start_wall);
+    if (c->call.rec) {
+        set_cstr(&c->call, "lira.client", tc->client);
+        set_cstr(&c->call, "http.request.method", tc->method);
+        set_cstr(&c->call, "url.template", tc->endpoint);
+    }
+}
+
+/* A call of one attempt: that attempt's span stands for the call, under the
+ * call's parent; the call span (never recorded) is forgotten. */
+static void end_single(trace_call *c, lira_tel_call *tc)
+{
+    lira_span_data *d = c->held;
+    c->held = NULL;
+    if (d) {
+        d->has_parent = c->call.has_parent;
+        memcpy(d->parent_span_id, c->call.parent_span_id, sizeof d->parent_span_id);
+        if (tc->client)
+            lira__span_data_set_str(d, "lira.client", tc->client, strlen(tc->client));
+        if (tc->endpoint)
+            lira__span_data_set_str(d, "url.template", tc->endpoint, strlen(tc->endpoint));
+        lira__span_data_submit(d, 1);
+    }
+    lira_span_id_format(c->attempt.ctx.span_id, tc->span_id, sizeof tc->span_id);
+    lira_span_discard(&c->call);
+}
+
+static void call_outcome(trace_call *c, const lira_call_result *r)
+{
+    if (!c->call.rec || !r)
+        return;
+    lira_span_set_int(&c->call, "lira.attempts", r->attempts);
+    char code[16];
+    const char *etype = NULL;
+    if (r->res) {
+        lira_span_set_int(&c->call, "http.response.status_code", r->res->status);
+        if (r->res->status >= 400)
+            snprintf(code, sizeof code, "%d", r->res->status), etype = code;
+    } else if (r->kind != LIRA_KIND_NONE) {
+        etype = lira_error_kind_name(r->kind);
+    }
+    if (etype) {
+        set_cstr(&c->call, "error.type", etype);
+        lira_span_set_status(&c->call, LIRA_STATUS_ERROR, r->res ? NULL : r->message);
+    }
+}
+
 static void on_call_start(void *ud, lira_tel_call *tc, int64_t now, int64_t wall)
 {
     (void)now, (void)wall;
@@ -69,12 +146,10 @@ static void on_call_start(void *ud, lira_tel_call *tc, int64_t now, int64_t wall
         return;
     call_name(c->name, tc->method ? tc->method : "HTTP", tc->endpoint);
     c->attempt.started = 0;
-    lira_span_start(t, &c->call, c->name, LIRA_SPAN_INTERNAL, lira_tracer_current(t));
-    if (c->call.rec) {
-        set_cstr(&c->call, "lira.client", tc->client);
-        set_cstr(&c->call, "http.request.method", tc->method);
-        set_cstr(&c->call, "url.template", tc->endpoint);
-    }
+    c->held = NULL;
+    c->attempts = c->multi = 0;
+    lira__span_start_ex(t, &c->call, c->name, LIRA_SPAN_INTERNAL, lira_tracer_current(t), 0);
+    c->start_wall = lira__span_wants_record(t, &c->call) ? lira_engine_wall(t->e) : 0;
     tc->trace = c;
     hex_ids(&c->call, tc);
     memcpy(c->call_span_hex, tc->span_id, sizeof c->call_span_hex);
@@ -90,7 +165,15 @@ static void on_attempt_start(void *ud, lira_tel_call *tc, int attempt, int64_t n
     if (!c)
         return;
     if (c->attempt.started)
-        lira_span_end_http(&c->attempt, NULL);
+        end_attempt(c, NULL);
+    if (c->attempts >= 1 && !c->multi) {
+        /* a second attempt: the call span is recorded after all, and
+         * attempt 1 (already its child) can go */
+        c->multi = 1;
+        record_call(ud, c, tc);
+        lira__span_data_submit(c->held, 1);
+        c->held = NULL;
+    }
     lira_span_start_http(ud, &c->attempt, &c->call.ctx, tc->method ? tc->method : "GET",
                          tc->url ? tc->url : "", attempt - 1, c->name);
     /* The trace id is the call's (already in tc); the span id is in the
@@ -114,7 +197,7 @@ static void on_attempt_end(void *ud, lira_tel_call *tc, const lira_call_attempt 
         return;
     if (a && a->retry_reason != LIRA_RR_NONE)
         set_cstr(&c->attempt, "lira.retry_reason", lira_retry_reason_name(a->retry_reason));
-    lira_span_end_http(&c->attempt, a ? a->res : NULL);
+    end_attempt(c, a ? a->res : NULL);
 }
 
 static void on_call_end(void *ud, lira_tel_call *tc, const lira_call_result *r, int64_t now,
@@ -126,25 +209,16 @@ static void on_call_end(void *ud, lira_tel_call *tc, const lira_call_result *r, 
     if (!c)
         return;
     if (c->attempt.started)
-        lira_span_end_http(&c->attempt, NULL);
-    if (c->call.rec && r) {
-        lira_span_set_int(&c->call, "lira.attempts", r->attempts);
-        char code[16];
-        const char *etype = NULL;
-        if (r->res) {
-            lira_span_set_int(&c->call, "http.response.status_code", r->res->status);
-            if (r->res->status >= 400)
-                snprintf(code, sizeof code, "%d", r->res->status), etype = code;
-        } else if (r->kind != LIRA_KIND_NONE) {
-            etype = lira_error_kind_name(r->kind);
-        }
-        if (etype) {
-            set_cstr(&c->call, "error.type", etype);
-            lira_span_set_status(&c->call, LIRA_STATUS_ERROR, r->res ? NULL : r->message);
-        }
+        end_attempt(c, NULL);
+    if (c->attempts == 1 && !c->multi) {
+        end_single(c, tc);
+    } else {
+        if (!c->multi)
+            record_call(t, c, tc);   /* no attempt at all: the call span tells why */
+        call_outcome(c, r);
+        memcpy(tc->span_id, c->call_span_hex, sizeof tc->span_id);
+        lira_span_end(&c->call);
     }
-    memcpy(tc->span_id, c->call_span_hex, sizeof tc->span_id);
-    lira_span_end(&c->call);
     tc->trace = NULL;
     if (t->npool < POOL_MAX && !t->engine_gone) {
         c->next = t->pool, t->pool = c, t->npool++;

@@ -5,10 +5,12 @@
 #include "check.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "otlp.h"
 #include "status.h"
+#include "telemetry.h"
 #include "trace.h"
 #include "transport_script.h"
 
@@ -174,6 +176,7 @@ static void test_encoding_fields(void)
     lira_span_start_http(f.tr, &sp, &parent.ctx, "POST", "http://api.test/orders?api_key=k", 1,
                          "POST /orders");
     lira_span_set_double(&sp, "d", 0.5);
+    lira_span_set_double(&sp, "inf", -INFINITY);
     lira_span_set_bool(&sp, "b", 1);
     lira_clock_advance(lira_engine_clock(f.e), 1500);
     lira_http_response *res = lira_http_response_new();
@@ -240,6 +243,8 @@ static void test_encoding_fields(void)
                                                        "intValue")), "1");
     CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(attr(a, "server.port"), "intValue")), "80");
     CHECK_NEAR(cJSON_GetObjectItem(attr(a, "d"), "doubleValue")->valuedouble, 0.5, 0);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(attr(a, "inf"), "doubleValue")),
+              "-Infinity");
     CHECK(cJSON_IsTrue(cJSON_GetObjectItem(attr(a, "b"), "boolValue")));
     CHECK(cJSON_GetObjectItem(a, "status") == NULL);   /* unset */
     CHECK(cJSON_GetObjectItem(a, "droppedAttributesCount") == NULL);
@@ -248,6 +253,104 @@ static void test_encoding_fields(void)
     lira_otlp_stats_get(f.x, &s);
     CHECK_EQ(s.exported, 2);
     CHECK_EQ(s.requests, 1);
+    lira_engine_free(f.e);
+}
+
+/* ------------------------------------------------------------ call shapes */
+
+/* One call through the hub, as the pipeline makes it, with `n` attempts
+ * (the last 200, the others 503); the traceparent of each attempt into tp. */
+static void hub_call(fx *f, lira_span *root, int n, char tp[][LIRA_TRACEPARENT_STR_SIZE],
+                     lira_tel_call *tc)
+{
+    lira_telemetry *hub = lira_telemetry_of(f->e);
+    memset(tc, 0, sizeof *tc);
+    tc->client = "shop", tc->method = "GET", tc->url = "http://api.test/orders/1";
+    tc->endpoint = "/orders/{id}", tc->request_id = "r-1";
+    lira_tracer_push(f->tr, &root->ctx);
+    lira_telemetry_call_start(hub, tc, 0, 0);
+    lira_tracer_pop(f->tr);
+    lira_http_response *res = lira_http_response_new();
+    for (int i = 1; i <= n; i++) {
+        lira_telemetry_attempt_start(hub, tc, i, 0, 0, tp[i - 1], LIRA_TRACEPARENT_STR_SIZE);
+        res->status = i < n ? 503 : 200;
+        lira_call_attempt a = {.attempt = i, .res = res,
+                               .retry_reason = i < n ? LIRA_RR_STATUS_5XX : LIRA_RR_NONE};
+        lira_telemetry_attempt_end(hub, tc, &a, 0, 0);
+    }
+    lira_call_result r = {.res = res, .attempts = n, .status = 200};
+    lira_telemetry_call_end(hub, tc, &r, 0, 0);
+    lira_http_response_free(res);
+}
+
+static cJSON *span_by_id(cJSON *list, const char *id)
+{
+    cJSON *s;
+    cJSON_ArrayForEach(s, list)
+        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(s, "spanId")), id) == 0)
+            return s;
+    return NULL;
+}
+
+/* One attempt: its CLIENT span is the call's span, under the caller's span,
+ * and the call's log ids are its ids. Three attempts: an INTERNAL call span
+ * under the caller's span, every attempt its child (attempt 1 included,
+ * though it ended before the call knew it would retry). */
+static void test_call_span_shapes(void)
+{
+    fx f;
+    fx_open(&f, 100, 100, SEC, LIRA_SAMPLER_ALWAYS_ON);
+    push_ok(&f, 200, 1);
+    lira_span root;
+    lira_span_start(f.tr, &root, "sync", LIRA_SPAN_INTERNAL, NULL);
+    char rid[17];
+    lira_span_id_format(root.ctx.span_id, rid, sizeof rid);
+    char tp1[1][LIRA_TRACEPARENT_STR_SIZE], tp3[3][LIRA_TRACEPARENT_STR_SIZE];
+    lira_tel_call one, three;
+    hub_call(&f, &root, 1, tp1, &one);
+    hub_call(&f, &root, 3, tp3, &three);
+    lira_span_end(&root);
+    lira_otlp_flush(f.x);
+    run_all(&f);
+    cJSON *body = request_json(&f, 0);
+    cJSON *list = spans_of(body);
+    CHECK_EQ(cJSON_GetArraySize(list), 1 + 1 + 4);   /* root, one, three + call */
+    /* one attempt */
+    CHECK(strncmp(tp1[0] + 36, one.span_id, 16) == 0);
+    cJSON *s1 = span_by_id(list, one.span_id);
+    CHECK(s1 != NULL);
+    if (s1) {
+        CHECK_EQ(cJSON_GetObjectItem(s1, "kind")->valueint, LIRA_SPAN_CLIENT);
+        CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(s1, "parentSpanId")), rid);
+        CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(attr(s1, "lira.client"),
+                                                           "stringValue")), "shop");
+        CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(attr(s1, "url.template"),
+                                                           "stringValue")), "/orders/{id}");
+        CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(attr(s1, "http.response.status_code"),
+                                                           "intValue")), "200");
+    }
+    /* three attempts */
+    cJSON *call = span_by_id(list, three.span_id);
+    CHECK(call != NULL);
+    if (call) {
+        CHECK_EQ(cJSON_GetObjectItem(call, "kind")->valueint, LIRA_SPAN_INTERNAL);
+        CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(call, "parentSpanId")), rid);
+        CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(attr(call, "lira.attempts"),
+                                                           "intValue")), "3");
+    }
+    for (int i = 0; i < 3; i++) {
+        char id[17];
+        memcpy(id, tp3[i] + 36, 16), id[16] = '\0';
+        CHECK(strcmp(id, three.span_id) != 0);
+        cJSON *a = span_by_id(list, id);
+        CHECK(a != NULL);
+        if (a) {
+            CHECK_EQ(cJSON_GetObjectItem(a, "kind")->valueint, LIRA_SPAN_CLIENT);
+            CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(a, "parentSpanId")),
+                      three.span_id);
+        }
+    }
+    cJSON_Delete(body);
     lira_engine_free(f.e);
 }
 
@@ -382,6 +485,7 @@ int main(void)
 {
     RUN(test_config_env);
     RUN(test_encoding_fields);
+    RUN(test_call_span_shapes);
     RUN(test_batch_by_size_and_delay);
     RUN(test_retry_on_503);
     RUN(test_retries_bounded_and_4xx_not_retried);

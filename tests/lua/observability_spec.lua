@@ -133,12 +133,14 @@ describe("observability end to end", function()
     assert.equals(trace_id, call.trace_id)        -- the call span, same trace
     assert.equals(trace_id, attempt.trace_id)
     assert.equals(span_id, attempt.span_id)       -- the attempt span is what went out
-    assert.is_string(call.span_id)
-    assert.not_equals(span_id, call.span_id)
+    -- one attempt: its CLIENT span is the call's span (no separate call span)
+    assert.equals(span_id, call.span_id)
     -- lira.log inside the span: the same trace, the span's own id
     assert.equals(trace_id, user.trace_id)
     assert.equals("REDACTED", user.token)
-    -- and the exported spans hold that attempt span, child of the call span
+    -- and the exported spans hold that attempt span, child of the span the
+    -- call ran in, with the call's client and template
+    assert.is_string(user.span_id)
     local found
     for _, l in ipairs(lines_of(slurp(exports_file))) do
       for _, rs in ipairs(json.decode(l).resourceSpans) do
@@ -147,7 +149,12 @@ describe("observability end to end", function()
             if s.spanId == span_id then
               found = s
               assert.equals(trace_id, s.traceId)
-              assert.equals(call.span_id, s.parentSpanId)
+              assert.equals(user.span_id, s.parentSpanId)
+              assert.equals(3, s.kind)
+              local attrs = {}
+              for _, a in ipairs(s.attributes) do attrs[a.key] = a.value.stringValue end
+              assert.equals("shop", attrs["lira.client"])
+              assert.equals("/anything/orders/{id}", attrs["url.template"])
             end
           end
         end
