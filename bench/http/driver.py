@@ -260,8 +260,9 @@ def report(b, queue):
            f"nginx on 127.0.0.1 answering a 213-byte JSON body with keep-alive. n={a.n} GETs per run "
            f"for raw libcurl and lira, n={a.peer_n} for the slower peers; {a.rounds} rounds; "
            "medians; ratios against the mean of the same round's raw libcurl runs (start and end). "
-           f"Peak RSS is the largest over rounds. CPU placement: {a.placement}. traceparent is not "
-           "sent yet (observability is a later issue).", ""]
+           f"Peak RSS is the largest over rounds. CPU placement: {a.placement}. lira sends "
+           "X-Request-Id and traceparent and keeps metrics (observability as a plain host "
+           "has it by default).", ""]
     for c in a.conc:
         out += group_table(b, c) + [""]
     if queue:
