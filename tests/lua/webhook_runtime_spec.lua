@@ -203,6 +203,39 @@ describe("lira run: webhooks", function()
     assert.equals("dead", a.last_events[2].result)
   end)
 
+  it("a route belongs to one integration; a reload swaps the verify config", function()
+    local function other(secret)
+      return ([[
+local lira = require "lira"
+return lira.integration { name = "other", webhooks = {
+  ["/o"] = { verify = { scheme = "github", secret = %q }, handle = function() end } } }
+]]):format(secret)
+    end
+    d:write("other.lua", other("first"))
+    d:write("thief.lua", [[
+local lira = require "lira"
+return lira.integration { name = "thief", webhooks = {
+  ["/h/std"] = { verify = false, id = "json:id", handle = function() end } } }
+]])
+    p = runtime.start { d.path, env = { HOOK_OUT = out } }
+    local doc = p:wait(function()
+      local doc = p:admin()
+      return #doc.integrations == 2 and doc
+    end, 10, "two integrations loaded")
+    assert.equals(1, #doc.errors)
+    assert.matches('the route already belongs to the integration', doc.errors[1].error, 1, true)
+    assert.equals("hooks", admin_route(p, "/h/std").integration)
+    local gh = function(secret, id)
+      local _, o = runtime.exec { "sandbox", "send-webhook", "--to", p.url .. "/o", "--scheme",
+                                  "github", "--secret", secret, "--id", id, "--show-response" }
+      return tonumber(o:match("HTTP (%d+)"))
+    end
+    assert.equals(202, gh("first", "o-1"))
+    d:save("other.lua", other("second"))
+    p:wait(function() return gh("second", "o-2") == 202 end, 10, "the new secret")
+    assert.equals(401, gh("first", "o-3"))
+  end)
+
   it("loses no acknowledged event across kill -9 and handles each once (but the one in flight)",
      function()
     local N = 1000
