@@ -333,7 +333,7 @@ function M.runtime(path, opts)
   end
   local self = setmetatable({ integrations = {}, order = {}, routes = {}, path = path,
                               max_attempts = opts.max_attempts or 10,
-                              backoff = opts.backoff or { base = 1, cap = 300 } }, Runtime)
+                              backoff = opts.backoff or { base = 0.5, cap = 300 } }, Runtime)
   -- The store: a fresh temp file per runtime (LIRA_STATE), unless given.
   self.state_path = opts.state or os.tmpname()
   self.own_state = opts.state == nil

@@ -4,7 +4,7 @@
 --   verify (lira.webhook.verify with the route's verify table; 401, nothing stored)
 --   -> event id ("header:NAME" / "json:a.b"; missing: 400)
 --   -> the durable inbox of the store (a duplicate id: 200, not handled again)
---   -> 200, then the handler: handle(event, ctx) as a task; success marks the
+--   -> 202, then the handler: handle(event, ctx) as a task; success marks the
 --      event done, an error records the attempt and its next time (backoff),
 --      and after max_attempts the event is dead.
 --
@@ -139,7 +139,7 @@ function M.install(Runtime, T, fail)
       return { status = 200, result = "duplicate", id = id, seq = seq, handled = false }
     end
     received(route, "accepted")
-    local out = { status = 200, result = "accepted", id = id, seq = seq }
+    local out = { status = 202, result = "accepted", id = id, seq = seq }
     for _, ev in ipairs(C.inbox_due(route, 1000)) do
       if ev.seq == seq then
         local ok, msg, dead = attempt(self, ev)
