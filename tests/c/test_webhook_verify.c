@@ -1,4 +1,5 @@
 #include "check.h"
+#include "testdata.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,39 +20,6 @@
 
 /* ----------------------------------------------------------- helpers --- */
 
-static cJSON *load_json(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            char *nb = realloc(buf, cap);
-            if (!nb)
-                break;
-            buf = nb;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    fclose(f);
-    cJSON *j = buf ? cJSON_ParseWithLength(buf, len) : NULL;
-    free(buf);
-    return j;
-}
-
-static const char *jstr(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 static lira_webhook_config cfg_of(lira_webhook_scheme scheme, const char *const *secrets,
                                   size_t n)
