@@ -4,20 +4,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mem.h"
 #include "otlp.h"
 #include "status.h"
 
 #define DEFAULT_SERVICE "unknown_service:lira"
-
-static char *dup_n(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
 
 static int kv_set(lira_otlp_kv *kv, size_t *n, size_t cap, const char *key, const char *value)
 {
@@ -28,8 +19,8 @@ static int kv_set(lira_otlp_kv *kv, size_t *n, size_t cap, const char *key, cons
         i++;
     if (i == cap)
         return LIRA_ETOOBIG;
-    char *v = dup_n(value, strlen(value));
-    char *k = i < *n ? NULL : dup_n(key, strlen(key));
+    char *v = lira_strndup(value, strlen(value));
+    char *k = i < *n ? NULL : lira_strndup(key, strlen(key));
     if (!v || (i == *n && !k)) {
         free(v), free(k);
         return LIRA_ENOMEM;
@@ -63,7 +54,7 @@ int lira_otlp_config_set_url(lira_otlp_config *c, const char *url)
         return LIRA_EINVAL;
     if (url && strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
         return LIRA_EINVAL;
-    char *u = url ? dup_n(url, strlen(url)) : NULL;
+    char *u = url ? lira_strndup(url, strlen(url)) : NULL;
     if (url && !u)
         return LIRA_ENOMEM;
     free(c->url);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mem.h"
 #include "status.h"
 
 #define DEFAULT_MAX_BODY ((size_t)10 * 1024 * 1024)
@@ -64,25 +65,7 @@ static script_tp *as_script(const lira_transport *t)
     return t && t->ops == &script_ops ? (script_tp *)(uintptr_t)t : NULL;
 }
 
-static char *dup_n(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p) {
-        if (n)
-            memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
-static char *dup_s(const char *s) { return s ? dup_n(s, strlen(s)) : NULL; }
-
-static void free_lines(char **lines, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(lines[i]);
-    free(lines);
-}
+static char *dup_s(const char *s) { return s ? lira_strndup(s, strlen(s)) : NULL; }
 
 /* Copy a NULL-terminated list of lines; LIRA_ETOOBIG past `cap`. */
 static int copy_lines(const char *const *in, size_t cap, char ***out, size_t *n)
@@ -100,7 +83,7 @@ static int copy_lines(const char *const *in, size_t cap, char ***out, size_t *n)
         return LIRA_ENOMEM;
     for (size_t i = 0; i < k; i++) {
         if (!(l[i] = dup_s(in[i]))) {
-            free_lines(l, i);
+            lira_lines_free(l, i);
             return LIRA_ENOMEM;
         }
     }
@@ -113,7 +96,7 @@ static void free_step(step_node *s)
 {
     if (!s)
         return;
-    free_lines(s->headers, s->nheaders);
+    lira_lines_free(s->headers, s->nheaders);
     free(s->body);
     free(s->error);
     free(s);
@@ -125,7 +108,7 @@ static void free_record(lira_script_request *r)
         return;
     free(r->method);
     free(r->url);
-    free_lines(r->headers, r->nheaders);
+    lira_lines_free(r->headers, r->nheaders);
     free(r->body);
     free(r);
 }
@@ -182,7 +165,7 @@ static int make_step(const lira_script_step *s, step_node **out)
     int rc = copy_lines(s->headers, LIRA_SCRIPT_MAX_HEADERS, &n->headers, &n->nheaders);
     if (rc == LIRA_OK && s->body) {
         n->body_len = s->body_len ? s->body_len : strlen(s->body);
-        if (!(n->body = dup_n(s->body, n->body_len)))
+        if (!(n->body = lira_strndup(s->body, n->body_len)))
             rc = LIRA_ENOMEM;
     }
     if (rc == LIRA_OK && s->error && !(n->error = dup_s(s->error)))
@@ -286,7 +269,7 @@ static lira_script_request *record(script_tp *tp, const lira_http_request *req, 
     r->method = dup_s(req->method);
     r->url = dup_s(req->url);
     int rc = copy_lines(req->headers, SIZE_MAX, &r->headers, &r->nheaders);
-    if (req->body && (r->body = dup_n(req->body, req->body_len)))
+    if (req->body && (r->body = lira_strndup(req->body, req->body_len)))
         r->body_len = req->body_len;
     if (!r->method || !r->url || rc != LIRA_OK || (req->body && !r->body)) {
         free_record(r);

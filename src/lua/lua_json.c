@@ -123,7 +123,7 @@ static int lex_number(struct lex *x)
     return LIRA_OK;
 }
 
-/* The value of "\\uXXXX" at b[i], or -1 when it is not there. */
+/* The code unit of a "\\u" escape (four hex digits) at b[i], or -1 when there is none. */
 static long lex_hex4(const unsigned char *b, size_t i, size_t n)
 {
     long v = 0;

@@ -8,23 +8,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mem.h"
 #include "redact.h"
 #include "status.h"
 
 #define MOCK_HOST "http://lira.mock"
 #define UNMATCHED_KEY "/~unmatched"
 #define MSG_CAP 1024
-
-static char *dup_n(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p) {
-        if (n)
-            memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
 
 /* ------------------------------------------------------------ structures */
 
@@ -99,23 +89,16 @@ static recorder *find_rec(const lira_ttp *tp, int id)
     return NULL;
 }
 
-static void free_lines(char **l, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(l[i]);
-    free(l);
-}
-
 static void capture_free(lira_ttp_capture *c)
 {
     if (!c)
         return;
     free(c->method);
     free(c->url);
-    free_lines(c->headers, c->nheaders);
+    lira_lines_free(c->headers, c->nheaders);
     free(c->body);
     free(c->error);
-    free_lines(c->rheaders, c->nrheaders);
+    lira_lines_free(c->rheaders, c->nrheaders);
     free(c->rbody);
     free(c);
 }
@@ -167,9 +150,9 @@ static void fill_capture(lira_ttp_capture *c, const lira_http_response *res, int
     c->status = res->status;
     c->failure = res->failure;
     if (res->failure != LIRA_FAIL_NONE)
-        c->error = dup_n(res->error, strlen(res->error));
+        c->error = lira_strndup(res->error, strlen(res->error));
     c->rheaders = copy_response_lines(res, &c->nrheaders);
-    if (res->body && res->body_len && (c->rbody = dup_n(res->body, res->body_len)))
+    if (res->body && res->body_len && (c->rbody = lira_strndup(res->body, res->body_len)))
         c->rbody_len = res->body_len;
 }
 
@@ -207,11 +190,11 @@ static lira_ttp_capture *new_capture(recorder *r, const lira_http_request *req, 
         nh++;
     c->headers = nh ? calloc(nh, sizeof *c->headers) : NULL;
     for (size_t i = 0; c->headers && i < nh; i++)
-        if ((c->headers[i] = dup_n(req->headers[i], strlen(req->headers[i]))))
+        if ((c->headers[i] = lira_strndup(req->headers[i], strlen(req->headers[i]))))
             c->nheaders = i + 1;
-    c->method = dup_n(req->method, strlen(req->method));
-    c->url = dup_n(req->url, strlen(req->url));
-    if (req->body && (c->body = dup_n(req->body, req->body_len)))
+    c->method = lira_strndup(req->method, strlen(req->method));
+    c->url = lira_strndup(req->url, strlen(req->url));
+    if (req->body && (c->body = lira_strndup(req->body, req->body_len)))
         c->body_len = req->body_len;
     c->at_ns = now;
     c->done_ns = -1;
@@ -284,9 +267,9 @@ static int add_side(mock *m, const char *url, long route, const char *msg)
     if (rc != LIRA_OK)
         return rc;
     lira_ttp_side *s = &m->sides[m->nsides];
-    s->url = dup_n(url, strlen(url));
+    s->url = lira_strndup(url, strlen(url));
     s->route = route;
-    s->message = msg ? dup_n(msg, strlen(msg)) : NULL;
+    s->message = msg ? lira_strndup(msg, strlen(msg)) : NULL;
     if (!s->url || (msg && !s->message)) {
         free(s->url);
         free(s->message);
@@ -481,7 +464,7 @@ int lira_ttp_mock_new(lira_ttp *tp, int id, const char *label, const char *scope
     m->active = 1;
     m->redact = redact != 0;
     int rc = lira__ttp_scope_new(scope_url, &m->scope);
-    if (rc == LIRA_OK && !(m->label = dup_n(label, strlen(label))))
+    if (rc == LIRA_OK && !(m->label = lira_strndup(label, strlen(label))))
         rc = LIRA_ENOMEM;
     if (rc == LIRA_OK)
         rc = lira_script_new(tp->base.engine, NULL, &m->script);
@@ -511,9 +494,9 @@ int lira_ttp_mock_route(lira_ttp *tp, int id, const char *method, const char *pa
     memset(r, 0, sizeof *r);
     size_t plen = strcspn(path, "?");
     size_t llen = (method ? strlen(method) + 1 : 0) + strlen(path) + 1;
-    r->method = method ? dup_n(method, strlen(method)) : NULL;
-    r->path = dup_n(path, plen);
-    r->query = path[plen] == '?' ? dup_n(path + plen + 1, strlen(path + plen + 1)) : NULL;
+    r->method = method ? lira_strndup(method, strlen(method)) : NULL;
+    r->path = lira_strndup(path, plen);
+    r->query = path[plen] == '?' ? lira_strndup(path + plen + 1, strlen(path + plen + 1)) : NULL;
     r->label = malloc(llen);
     if ((method && !r->method) || !r->path || (path[plen] == '?' && !r->query) || !r->label) {
         free(r->method);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mem.h"
 #include "lua_testing.h"
 #include "status.h"
 
@@ -67,17 +68,6 @@ int lira__ttp_parse_url(const char *url, lira__ttp_url *u)
 
 
 
-static char *dup_n(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p) {
-        if (n)
-            memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
 void lira__ttp_scope_free(lira__ttp_scope *s)
 {
     if (!s)
@@ -102,9 +92,9 @@ int lira__ttp_scope_new(const char *url, lira__ttp_scope **out)
     size_t plen = u.path_len;
     while (plen > 0 && u.path[plen - 1] == '/')
         plen--;
-    s->scheme = dup_n(u.scheme, u.scheme_len);
-    s->host = dup_n(u.host, u.host_len);
-    s->prefix = dup_n(u.path, plen);
+    s->scheme = lira_strndup(u.scheme, u.scheme_len);
+    s->host = lira_strndup(u.host, u.host_len);
+    s->prefix = lira_strndup(u.path, plen);
     s->port = u.port;
     if (!s->scheme || !s->host || !s->prefix) {
         lira__ttp_scope_free(s);
