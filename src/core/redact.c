@@ -8,14 +8,24 @@
  * inspected: no real API uses them, and it keeps the check allocation-free. */
 #define NAME_MAX_DECODED 256
 
-static const char *const secret_param_names[] = {
-    "token", "access_token", "refresh_token", "id_token", "api_key", "apikey",
-    "key", "secret", "client_secret", "password", "passwd", "pwd",
-    "signature", "sig", "code", "auth",
+/* A word and its length: the policy checks run for every query parameter of
+ * every logged URL and recorded span, so lengths are not recounted. */
+typedef struct {
+    const char *w;
+    size_t n;
+} word;
+
+#define W(s) {s, sizeof s - 1}
+
+static const word secret_param_names[] = {
+    W("token"), W("access_token"), W("refresh_token"), W("id_token"), W("api_key"),
+    W("apikey"), W("key"), W("secret"), W("client_secret"), W("password"), W("passwd"),
+    W("pwd"), W("signature"), W("sig"), W("code"), W("auth"),
 };
 
-static const char *const secret_param_parts[] = {
-    "token", "secret", "password", "passwd", "signature", "api_key", "apikey", "api-key",
+static const word secret_param_parts[] = {
+    W("token"), W("secret"), W("password"), W("passwd"), W("signature"), W("api_key"),
+    W("apikey"), W("api-key"),
 };
 
 static const char *const secret_header_names[] = {
@@ -79,8 +89,26 @@ static int hex_nibble(char c)
     return -1;
 }
 
+/* Does the lower-case s[0..n) equal one of the words, or contain one of the
+ * parts? Plain compares of known lengths: s is already lower case. */
+static int lower_matches(const char *s, size_t n, const word *names, size_t nnames,
+                         const word *parts, size_t nparts)
+{
+    for (size_t i = 0; i < nnames; i++)
+        if (names[i].n == n && memcmp(s, names[i].w, n) == 0)
+            return 1;
+    for (size_t i = 0; i < nparts; i++) {
+        size_t wn = parts[i].n;
+        for (size_t k = 0; k + wn <= n; k++)
+            if (s[k] == parts[i].w[0] && memcmp(s + k, parts[i].w, wn) == 0)
+                return 1;
+    }
+    return 0;
+}
+
 /* Percent-decodes a parameter name so that "%74oken" is seen as "token"; a
- * malformed escape stays literal, as lenient servers treat it. */
+ * malformed escape stays literal, as lenient servers treat it. Decoded in
+ * lower case, so the policy compares bytes. */
 static int param_name_is_secret(const char *s, size_t n)
 {
     char dec[NAME_MAX_DECODED];
@@ -91,14 +119,14 @@ static int param_name_is_secret(const char *s, size_t n)
         int hi, lo;
         if (s[i] == '%' && i + 2 < n && (hi = hex_nibble(s[i + 1])) >= 0
             && (lo = hex_nibble(s[i + 2])) >= 0) {
-            dec[d++] = (char)(hi << 4 | lo);
+            dec[d++] = (char)lower((unsigned char)(hi << 4 | lo));
             i += 2;
         } else {
-            dec[d++] = s[i];
+            dec[d++] = (char)lower((unsigned char)s[i]);
         }
     }
-    return matches_policy(dec, d, secret_param_names, COUNT(secret_param_names),
-                          secret_param_parts, COUNT(secret_param_parts));
+    return lower_matches(dec, d, secret_param_names, COUNT(secret_param_names),
+                         secret_param_parts, COUNT(secret_param_parts));
 }
 
 /* ------------------------------------------------------------ output --- */
