@@ -111,13 +111,21 @@ enum {
 
 enum {
     LIRA_LOGF_DEDUPE = 1,   /* part of the rate-limit key */
-    LIRA_LOGF_CHECK = 2     /* a user's field: redact by key (see the top) */
+    LIRA_LOGF_CHECK = 2,    /* a user's field: redact by key (see the top) */
+    /* For the engine's own lines, written for every call: the key (and, with
+     * PLAIN, a STR value) is printable ASCII without '"' or '\\', so it is
+     * copied without escaping (the text format still quotes a PLAIN value
+     * with spaces). Breaking the promise breaks the line: only for literal
+     * keys and values the engine itself produced (hex ids, enum names);
+     * lira_telemetry_log_user clears both on a user's fields. */
+    LIRA_LOGF_KEYOK = 4,
+    LIRA_LOGF_PLAIN = 8
 };
 
 typedef struct lira_log_field {
     const char *key;         /* NULL: the field is skipped (optional fields) */
     unsigned char type;      /* LIRA_LOGF_STR ... */
-    unsigned char flags;     /* LIRA_LOGF_DEDUPE | LIRA_LOGF_CHECK */
+    unsigned char flags;     /* LIRA_LOGF_DEDUPE | LIRA_LOGF_CHECK | ... */
     const char *s;           /* STR, URL, JSON; NULL: the field is skipped */
     size_t len;              /* of s; SIZE_MAX = NUL-terminated */
     int64_t i;               /* INT, BOOL */

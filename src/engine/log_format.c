@@ -327,17 +327,56 @@ static int put_value(lira_log *l, lbuf *b, const lira_log_field *f, int text)
     }
 }
 
+/* ,"key": for a key known to need no escaping (LIRA_LOGF_KEYOK). */
+static int put_plain_key(lbuf *b, const char *key)
+{
+    size_t kn = strlen(key);
+    if (b->full || kn + 4 > b->cap - b->len) {
+        b->full = 1;
+        return -1;
+    }
+    char *p = b->p + b->len;
+    p[0] = ',', p[1] = '"';
+    memcpy(p + 2, key, kn);
+    p[kn + 2] = '"', p[kn + 3] = ':';
+    b->len += kn + 4;
+    return 0;
+}
+
+/* "value" for a STR value known to need no escaping (LIRA_LOGF_PLAIN). */
+static int put_plain_str(lbuf *b, const lira_log_field *f)
+{
+    size_t n = f->len == SIZE_MAX ? strlen(f->s) : f->len;
+    if (b->full || n + 2 > b->cap - b->len) {
+        b->full = 1;
+        return -1;
+    }
+    char *p = b->p + b->len;
+    p[0] = '"';
+    memcpy(p + 1, f->s, n);
+    p[n + 1] = '"';
+    b->len += n + 2;
+    return 0;
+}
+
 static int put_field(lira_log *l, lbuf *b, const lira_log_field *f)
 {
     size_t mark = b->len;
-    int text = l->format == LIRA_LOG_TEXT;
-    int rc = text ? putc_(b, ' ') : putc_(b, ',');
+    int text = l->format == LIRA_LOG_TEXT, rc;
+    if (!text && (f->flags & LIRA_LOGF_KEYOK)) {
+        rc = put_plain_key(b, f->key);
+    } else {
+        rc = text ? putc_(b, ' ') : putc_(b, ',');
+        if (rc == 0)
+            rc = text ? put_escaped(b, f->key, strlen(f->key))
+                      : put_jstr(b, f->key, strlen(f->key));
+        if (rc == 0)
+            rc = putc_(b, text ? '=' : ':');
+    }
     if (rc == 0)
-        rc = text ? put_escaped(b, f->key, strlen(f->key)) : put_jstr(b, f->key, strlen(f->key));
-    if (rc == 0)
-        rc = putc_(b, text ? '=' : ':');
-    if (rc == 0)
-        rc = put_value(l, b, f, text);
+        rc = !text && (f->flags & LIRA_LOGF_PLAIN) && f->type == LIRA_LOGF_STR
+                 ? put_plain_str(b, f)
+                 : put_value(l, b, f, text);
     if (rc < 0) {
         b->len = mark;   /* the field goes whole or not at all */
         b->full = 0;

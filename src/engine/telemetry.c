@@ -7,6 +7,7 @@
 #include "status.h"
 #include "telemetry.h"
 #include "telemetry_site.h"
+#include "telemetry_url.h"
 
 #define MAX_USER_FIELDS 64
 
@@ -22,6 +23,7 @@ struct lira_telemetry {
     lira_metric *m[M_COUNT_];
     int metrics_off;
     tel_sites *sites;         /* series per client and endpoint; NULL = no cache */
+    lira_url_memo *urls;      /* redacted URLs for lines and spans; NULL = no memo */
     lira_telemetry_sink sink;
     int has_sink;
     char correlation_id[LIRA_TEL_ID_MAX];
@@ -105,6 +107,7 @@ int lira_telemetry_new(const lira_telemetry_options *o, lira_telemetry **out)
         rc = lira_metrics_new(&o->metrics, &t->metrics);
     /* Without it every update looks its series up: slower, still right. */
     t->sites = lira__tel_sites_new();
+    t->urls = lira__url_memo_new();
     for (int i = 0; rc == LIRA_OK && i < M_COUNT_; i++)
         rc = lira_metrics_define(t->metrics, &builtin[i], &t->m[i]);
     if (rc != LIRA_OK) {
@@ -124,6 +127,7 @@ void lira_telemetry_free(lira_telemetry *t)
     lira_log_free(t->log);
     lira_metrics_free(t->metrics);
     lira__tel_sites_free(t->sites);
+    lira__url_memo_free(t->urls);
     free(t);
 }
 
@@ -190,6 +194,12 @@ int lira_telemetry_get(lira_engine *e, lira_telemetry **out)
 lira_telemetry *lira_telemetry_of(const lira_engine *e)
 {
     return e ? lira_engine_slot(e, LIRA_SLOT_TELEMETRY) : NULL;
+}
+
+lira_url_memo *lira__telemetry_url_memo(const lira_engine *e)
+{
+    const lira_telemetry *t = lira_telemetry_of(e);
+    return t ? t->urls : NULL;
 }
 
 lira_log *lira_telemetry_log(lira_telemetry *t)
@@ -296,32 +306,40 @@ static void status_class(int status, char out[5])
     }
 }
 
+/* Every key below is a literal (LIRA_LOGF_KEYOK); values the hub made
+ * itself (hex ids, enum names) are passed with LIRA_LOGF_PLAIN. */
 static lira_log_field fstr(const char *k, const char *v, unsigned flags)
 {
     return (lira_log_field){.key = v && *v ? k : NULL, .type = LIRA_LOGF_STR,
-                            .flags = (unsigned char)flags, .s = v, .len = SIZE_MAX};
+                            .flags = (unsigned char)(flags | LIRA_LOGF_KEYOK), .s = v,
+                            .len = SIZE_MAX};
 }
 
 static lira_log_field fint(const char *k, int64_t v, unsigned flags)
 {
-    return (lira_log_field){.key = k, .type = LIRA_LOGF_INT, .flags = (unsigned char)flags,
-                            .i = v};
+    return (lira_log_field){.key = k, .type = LIRA_LOGF_INT,
+                            .flags = (unsigned char)(flags | LIRA_LOGF_KEYOK), .i = v};
 }
 
 static lira_log_field fms(const char *k, int64_t ns)
 {
-    return (lira_log_field){.key = k, .type = LIRA_LOGF_NUM,
+    return (lira_log_field){.key = k, .type = LIRA_LOGF_NUM, .flags = LIRA_LOGF_KEYOK,
                             .d = (double)(ns / 1000) / 1000.0};
 }
 
-/* The fields every line about a call starts with. */
-static size_t call_fields(const lira_tel_call *tc, lira_log_field *f)
+/* The fields every line about a call starts with. The URL is redacted
+ * through the memo when it can be (the call's spans share the result). */
+static size_t call_fields(lira_telemetry *t, const lira_tel_call *tc, lira_log_field *f)
 {
-    size_t n = 0;
+    size_t n = 0, rlen = 0;
     f[n++] = fstr("client", or_unknown(tc->client), LIRA_LOGF_DEDUPE);
     f[n++] = fstr("method", tc->method, LIRA_LOGF_DEDUPE);
-    f[n++] = (lira_log_field){.key = tc->url ? "url" : NULL, .type = LIRA_LOGF_URL,
-                              .s = tc->url, .len = SIZE_MAX};
+    const char *red = tc->url ? lira__url_memo_get(t->urls, tc->url, strlen(tc->url), &rlen)
+                              : NULL;
+    f[n++] = red ? (lira_log_field){.key = "url", .type = LIRA_LOGF_STR,
+                                    .flags = LIRA_LOGF_KEYOK, .s = red, .len = rlen}
+                 : (lira_log_field){.key = tc->url ? "url" : NULL, .type = LIRA_LOGF_URL,
+                                    .flags = LIRA_LOGF_KEYOK, .s = tc->url, .len = SIZE_MAX};
     f[n++] = fstr("endpoint", tc->endpoint, LIRA_LOGF_DEDUPE);
     return n;
 }
@@ -331,8 +349,8 @@ static size_t id_fields(const lira_tel_call *tc, lira_log_field *f)
     size_t n = 0;
     f[n++] = fstr("request_id", tc->request_id, 0);
     f[n++] = fstr("correlation_id", tc->correlation_id, 0);
-    f[n++] = fstr("trace_id", tc->trace_id, 0);
-    f[n++] = fstr("span_id", tc->span_id, 0);
+    f[n++] = fstr("trace_id", tc->trace_id, LIRA_LOGF_PLAIN);
+    f[n++] = fstr("span_id", tc->span_id, LIRA_LOGF_PLAIN);
     return n;
 }
 
@@ -430,16 +448,16 @@ void lira_telemetry_attempt_end(lira_telemetry *t, lira_tel_call *tc,
     if (!lira_log_enabled(t->log, LIRA_LOG_DEBUG))
         return;
     lira_log_field f[16];
-    size_t n = call_fields(tc, f);
+    size_t n = call_fields(t, tc, f);
     const lira_http_response *res = a->res;
     f[n++] = fint("attempt", a->attempt, 0);
     f[n++] = fint(res && res->status ? "status" : NULL, res ? res->status : 0, 0);
     f[n++] = fms("latency_ms", a->duration_ns);
     n += id_fields(tc, f + n);
     f[n++] = fstr("error", res && res->failure != LIRA_FAIL_NONE ?
-                  lira_failure_name(res->failure) : NULL, 0);
+                  lira_failure_name(res->failure) : NULL, LIRA_LOGF_PLAIN);
     f[n++] = fstr("retry_reason", a->retry_reason != LIRA_RR_NONE ?
-                  lira_retry_reason_name(a->retry_reason) : NULL, 0);
+                  lira_retry_reason_name(a->retry_reason) : NULL, LIRA_LOGF_PLAIN);
     if (a->next_delay_ns >= 0)
         f[n++] = fms("next_delay_ms", a->next_delay_ns);
     lira_log_write(t->log, LIRA_LOG_DEBUG, now, wall, "attempt", f, n);
@@ -486,17 +504,17 @@ void lira_telemetry_call_end(lira_telemetry *t, lira_tel_call *tc, const lira_ca
     if (!lira_log_enabled(t->log, lv))
         return;
     lira_log_field f[16];
-    size_t n = call_fields(tc, f);
+    size_t n = call_fields(t, tc, f);
     f[n++] = fint(status ? "status" : NULL, status, LIRA_LOGF_DEDUPE);
     f[n++] = fint("attempts", r->attempts, 0);
     f[n++] = fms("latency_ms", now - tc->start_ns);
     n += id_fields(tc, f + n);
     const char *kind = r->kind != LIRA_KIND_NONE ? lira_error_kind_name(r->kind) : NULL;
-    f[n++] = fstr("error", kind, LIRA_LOGF_DEDUPE);
+    f[n++] = fstr("error", kind, LIRA_LOGF_DEDUPE | LIRA_LOGF_PLAIN);
     f[n++] = fstr("retry_reason", r->last_retry_reason != LIRA_RR_NONE ?
-                  lira_retry_reason_name(r->last_retry_reason) : NULL, 0);
+                  lira_retry_reason_name(r->last_retry_reason) : NULL, LIRA_LOGF_PLAIN);
     f[n++] = fstr("stop", failed && r->stop != LIRA_STOP_NONE ?
-                  lira_stop_reason_name(r->stop) : NULL, 0);
+                  lira_stop_reason_name(r->stop) : NULL, LIRA_LOGF_PLAIN);
     lira_log_write(t->log, lv, now, wall, failed ? "call failed" : "call", f, n);
 }
 
@@ -514,7 +532,8 @@ void lira_telemetry_breaker_transition(lira_telemetry *t, const char *client,
         bump(t, M_BREAKER_TRANSITIONS, v, 3, 1);
     }
     lira_log_field f[3] = {fstr("client", client, LIRA_LOGF_DEDUPE),
-                           fstr("from", fs, LIRA_LOGF_DEDUPE), fstr("to", ts, LIRA_LOGF_DEDUPE)};
+                           fstr("from", fs, LIRA_LOGF_DEDUPE | LIRA_LOGF_PLAIN),
+                           fstr("to", ts, LIRA_LOGF_DEDUPE | LIRA_LOGF_PLAIN)};
     lira_log_level lv = to == LIRA_BREAKER_CLOSED ? LIRA_LOG_INFO : LIRA_LOG_WARN;
     lira_log_write(t->log, lv, now, wall, "breaker transition", f, 3);
 }
@@ -559,14 +578,15 @@ int lira_telemetry_log_user(lira_telemetry *t, lira_log_level lv, const char *ms
     lira_log_field f[MAX_USER_FIELDS + 3];
     for (size_t i = 0; i < n; i++) {
         f[i] = fields[i];
-        f[i].flags = (unsigned char)(f[i].flags | LIRA_LOGF_CHECK);
+        f[i].flags = (unsigned char)((f[i].flags & ~(LIRA_LOGF_KEYOK | LIRA_LOGF_PLAIN)) |
+                                     LIRA_LOGF_CHECK);
     }
     char tid[LIRA_TRACE_ID_HEX_SIZE] = "", sid[LIRA_SPAN_ID_HEX_SIZE] = "";
     if (t->has_sink && t->sink.current)
         t->sink.current(t->sink.ud, tid, sid);
     f[n++] = fstr("correlation_id", t->correlation_id, 0);
-    f[n++] = fstr("trace_id", tid, 0);
-    f[n++] = fstr("span_id", sid, 0);
+    f[n++] = fstr("trace_id", tid, LIRA_LOGF_PLAIN);
+    f[n++] = fstr("span_id", sid, LIRA_LOGF_PLAIN);
     return lira_log_write(t->log, lv, now, wall, msg, f, n);
 }
 

@@ -10,6 +10,7 @@
 #include "status.h"
 #include "trace.h"
 #include "trace_impl.h"
+#include "telemetry_url.h"
 
 static const char *const known_methods[] = {
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY",
@@ -70,6 +71,26 @@ int lira_span_start_http(lira_tracer *t, lira_span *sp, const lira_span_ctx *par
                          const char *method, const char *url, int resend_count,
                          const char *name)
 {
+    return lira__span_start_http_memo(t, sp, parent, method, url, resend_count, name, NULL);
+}
+
+static void set_url_full(lira_span *sp, const char *url, lira_url_memo *memo)
+{
+    size_t ulen = strlen(url), rlen = 0;
+    const char *r = lira__url_memo_get(memo, url, ulen, &rlen);
+    if (r) {
+        lira_span_set_str(sp, "url.full", r, rlen);
+        return;
+    }
+    char red[LIRA_SPAN_MAX_VALUE + 1];
+    lira_redact_url(url, ulen, red, sizeof red, &rlen);
+    lira_span_set_str(sp, "url.full", red, strlen(red));
+}
+
+int lira__span_start_http_memo(lira_tracer *t, lira_span *sp, const lira_span_ctx *parent,
+                               const char *method, const char *url, int resend_count,
+                               const char *name, lira_url_memo *memo)
+{
     if (!method || !url)
         return LIRA_EINVAL;
     int known = method_known(method);
@@ -83,10 +104,7 @@ int lira_span_start_http(lira_tracer *t, lira_span *sp, const lira_span_ctx *par
         lira_span_set_str(sp, "http.request.method", "_OTHER", 6);
         lira_span_set_str(sp, "http.request.method_original", method, strlen(method));
     }
-    char red[LIRA_SPAN_MAX_VALUE + 1];
-    size_t rlen = 0;
-    lira_redact_url(url, strlen(url), red, sizeof red, &rlen);
-    lira_span_set_str(sp, "url.full", red, strlen(red));
+    set_url_full(sp, url, memo);
     const char *host;
     size_t hlen;
     long port;

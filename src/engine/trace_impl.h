@@ -41,6 +41,13 @@ lira_span_data *lira__span_end_hold(lira_span *sp);
 void lira__span_data_submit(lira_span_data *d, int keep);
 void lira__span_data_set_str(lira_span_data *d, const char *key, const char *val, size_t len);
 
+/* trace_http.c: lira_span_start_http, with url.full taken from the hub's
+ * memo of redacted URLs (telemetry_url.h; NULL = redact here). */
+struct lira_url_memo;
+int lira__span_start_http_memo(lira_tracer *t, lira_span *sp, const lira_span_ctx *parent,
+                               const char *method, const char *url, int resend_count,
+                               const char *name, struct lira_url_memo *memo);
+
 /* trace_http.c: the outcome attributes and status of an attempt's span
  * (lira_span_end_http without the end). */
 void lira__span_http_outcome(lira_span *sp, const lira_http_response *res);

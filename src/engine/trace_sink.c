@@ -28,6 +28,7 @@
 #include "status.h"
 #include "telemetry.h"
 #include "trace_impl.h"
+#include "telemetry_url.h"
 
 #define POOL_MAX 64
 
@@ -174,8 +175,10 @@ static void on_attempt_start(void *ud, lira_tel_call *tc, int attempt, int64_t n
         lira__span_data_submit(c->held, 1);
         c->held = NULL;
     }
-    lira_span_start_http(ud, &c->attempt, &c->call.ctx, tc->method ? tc->method : "GET",
-                         tc->url ? tc->url : "", attempt - 1, c->name);
+    lira_tracer *t = ud;
+    lira__span_start_http_memo(t, &c->attempt, &c->call.ctx, tc->method ? tc->method : "GET",
+                               tc->url ? tc->url : "", attempt - 1, c->name,
+                               lira__telemetry_url_memo(t->e));
     /* The trace id is the call's (already in tc); the span id is in the
      * traceparent just written ("00-<trace>-<span>-<flags>"): copy it. */
     if (traceparent && lira_span_traceparent(&c->attempt, traceparent, cap) == LIRA_OK) {

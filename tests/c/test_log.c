@@ -254,6 +254,40 @@ static void test_truncation(void)
     done(l);
 }
 
+/* KEYOK/PLAIN fields are copied as they are, in both formats, and are
+ * dropped whole when they do not fit, like escaped ones. */
+static void test_plain_fields(void)
+{
+    lira_log_options o;
+    lira_log_options_default(&o);
+    o.max_line = 512;
+    lira_log *l = open_tmp(&o);
+    char big[600];
+    memset(big, 'y', sizeof big);
+    const unsigned ok = LIRA_LOGF_KEYOK | LIRA_LOGF_PLAIN;
+    lira_log_field f[] = {
+        {.key = "trace_id", .type = LIRA_LOGF_STR, .flags = ok, .s = "4bf9", .len = SIZE_MAX},
+        {.key = "attempts", .type = LIRA_LOGF_INT, .flags = LIRA_LOGF_KEYOK, .i = 2},
+        {.key = "client", .type = LIRA_LOGF_STR, .flags = LIRA_LOGF_KEYOK, .s = "a\"b",
+         .len = SIZE_MAX},
+        {.key = "big", .type = LIRA_LOGF_STR, .flags = ok, .s = big, .len = sizeof big},
+        {.key = "stop", .type = LIRA_LOGF_STR, .flags = ok, .s = "budget", .len = 6},
+    };
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "call", f, 5), LIRA_OK);
+    CHECK_STR(slurp(), "{\"ts\":\"2023-11-14T22:13:20.123Z\",\"level\":\"info\",\"msg\":\"call\","
+                       "\"trace_id\":\"4bf9\",\"attempts\":2,\"client\":\"a\\\"b\","
+                       "\"stop\":\"budget\",\"truncated\":true}\n");
+    done(l);
+    o.format = LIRA_LOG_TEXT;
+    o.max_line = 8192;
+    l = open_tmp(&o);
+    lira_log_field g = {.key = "stop", .type = LIRA_LOGF_STR, .flags = ok, .s = "two words",
+                        .len = SIZE_MAX};
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "t", &g, 1), LIRA_OK);
+    CHECK_STR(slurp(), "2023-11-14T22:13:20.123Z INFO  t stop=\"two words\"\n");
+    done(l);
+}
+
 static void test_text_format(void)
 {
     lira_log_options o;
@@ -313,6 +347,7 @@ int main(void)
     RUN(test_rate_limit);
     RUN(test_rate_limit_bounded_keys);
     RUN(test_truncation);
+    RUN(test_plain_fields);
     RUN(test_text_format);
     RUN(test_reopen_and_options);
     return check_summary();

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "redact.h"
 #include "status.h"
 #include "telemetry.h"
+#include "telemetry_url.h"
 
 #define MS INT64_C(1000000)
 #define WALL (INT64_C(1700000000) * INT64_C(1000000000))
@@ -317,6 +319,47 @@ static void test_engine_slot(void)
     lira_engine_free(e);   /* frees the hub (ASan/LSan would say otherwise) */
 }
 
+/* The memo gives what lira_redact_url gives, for the URL asked about, even
+ * when URLs share a slot; long URLs are left to the caller. */
+static void test_url_memo(void)
+{
+    lira_url_memo *m = lira__url_memo_new();
+    CHECK(m != NULL);
+    char want[600], url[600];
+    size_t len = 0;
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 40; i++) {
+            int n = snprintf(url, sizeof url, "https://u:p@h.example/o/%d?token=%s&n=%d", i,
+                             SECRET, i * 7);
+            size_t full = 0;
+            lira_redact_url(url, (size_t)n, want, sizeof want, &full);
+            const char *got = lira__url_memo_get(m, url, (size_t)n, &len);
+            CHECK(got != NULL);
+            if (got) {
+                CHECK_STR(got, want);
+                CHECK_EQ(len, full);
+            }
+        }
+    }
+    memset(url, 'a', 300);
+    memcpy(url, "https://h/", 10);
+    CHECK(lira__url_memo_get(m, url, 300, &len) == NULL);   /* too long to keep */
+    CHECK(lira__url_memo_get(NULL, "https://h/", 10, &len) == NULL);
+    lira__url_memo_free(m);
+}
+
+/* A user's field cannot claim the engine's no-escaping promise. */
+static void test_user_fields_escaped(void)
+{
+    lira_telemetry *t = hub(LIRA_LOG_INFO);
+    lira_log_field f = {.key = "note", .type = LIRA_LOGF_STR,
+                        .flags = LIRA_LOGF_KEYOK | LIRA_LOGF_PLAIN, .s = "a\"b", .len = SIZE_MAX};
+    CHECK_EQ(lira_telemetry_log_user(t, LIRA_LOG_INFO, "m", &f, 1, 0, WALL), LIRA_OK);
+    CHECK(strstr(slurp(path), "\"note\":\"a\\\"b\""));
+    lira_telemetry_free(t);
+    unlink(path);
+}
+
 int main(void)
 {
     unsetenv("LIRA_LOG_LEVEL");
@@ -327,5 +370,7 @@ int main(void)
     RUN(test_burst_bounded);
     RUN(test_sink);
     RUN(test_engine_slot);
+    RUN(test_url_memo);
+    RUN(test_user_fields_escaped);
     return check_summary();
 }

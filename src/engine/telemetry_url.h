@@ -1,0 +1,32 @@
+/* telemetry_url.h — a call's URL redacted once (internal to src/engine).
+ *
+ * Why: a call's URL goes through lira_redact_url for its log line and for
+ * every attempt span it records; redaction parses the query and checks every
+ * parameter name against the policy. lira_redact_url is a pure function of
+ * the URL's bytes, so the hub keeps the latest results, keyed by content, and
+ * the log line and the spans of a call share one. (Calls to the same URL —
+ * a poller, a paginated list — share it too.)
+ *
+ * A small direct-mapped table: an entry is replaced by the next URL that
+ * maps to its slot. Long URLs (or long results) are not kept: the caller
+ * then redacts as before. Loop thread only, like the hub. */
+#ifndef LIRA_TELEMETRY_URL_H
+#define LIRA_TELEMETRY_URL_H
+
+#include <stddef.h>
+
+typedef struct lira_url_memo lira_url_memo;
+
+lira_url_memo *lira__url_memo_new(void);     /* NULL: no memory (callers then redact) */
+void lira__url_memo_free(lira_url_memo *m);
+
+/* The redacted form of url[0..len) (NUL-terminated, *red_len bytes, valid
+ * until the next call), or NULL when m is NULL or the URL or its redacted
+ * form is too long to keep: redact it yourself. */
+const char *lira__url_memo_get(lira_url_memo *m, const char *url, size_t len, size_t *red_len);
+
+/* The memo of the engine's hub (NULL when none): for the trace sink. */
+struct lira_engine;
+lira_url_memo *lira__telemetry_url_memo(const struct lira_engine *e);
+
+#endif
