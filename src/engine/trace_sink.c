@@ -40,10 +40,12 @@ struct trace_call {
     int attempts;                  /* attempts ended so far */
     int multi;                     /* a second attempt started: the call span is recorded */
     int64_t start_wall;            /* the call's start (unix ns), when the call span may record */
-    char call_span_hex[LIRA_SPAN_ID_HEX_SIZE];   /* the call span's id, for its log line */
     char name[LIRA_SPAN_MAX_NAME + 1];
 };
 
+/* The call span's ids into tc, for a line that carries them (a call of
+ * several attempts, or none). A call of one attempt never needs this: its
+ * line carries the ids its traceparent already spelled out. */
 static void hex_ids(const lira_span *sp, lira_tel_call *tc)
 {
     lira_trace_id_format(sp->ctx.trace_id, tc->trace_id, sizeof tc->trace_id);
@@ -112,7 +114,7 @@ static void end_single(trace_call *c, lira_tel_call *tc)
             lira__span_data_set_str(d, "url.template", tc->endpoint, strlen(tc->endpoint));
         lira__span_data_submit(d, 1);
     }
-    lira_span_id_format(c->attempt.ctx.span_id, tc->span_id, sizeof tc->span_id);
+    /* tc's ids are the attempt's already (on_attempt_start wrote them). */
     lira_span_discard(&c->call);
 }
 
@@ -152,8 +154,8 @@ static void on_call_start(void *ud, lira_tel_call *tc, int64_t now, int64_t wall
     lira__span_start_ex(t, &c->call, c->name, LIRA_SPAN_INTERNAL, lira_tracer_current(t), 0);
     c->start_wall = lira__span_wants_record(t, &c->call) ? lira_engine_wall(t->e) : 0;
     tc->trace = c;
-    hex_ids(&c->call, tc);
-    memcpy(c->call_span_hex, tc->span_id, sizeof c->call_span_hex);
+    /* No hex yet: most calls have one attempt, whose traceparent spells
+     * the ids out for the log line (on_attempt_start). */
 }
 
 static void on_attempt_start(void *ud, lira_tel_call *tc, int attempt, int64_t now, int64_t wall,
@@ -179,15 +181,17 @@ static void on_attempt_start(void *ud, lira_tel_call *tc, int attempt, int64_t n
     lira__span_start_http_memo(t, &c->attempt, &c->call.ctx, tc->method ? tc->method : "GET",
                                tc->url ? tc->url : "", attempt - 1, c->name,
                                lira__telemetry_url_memo(t->e));
-    /* The trace id is the call's (already in tc); the span id is in the
-     * traceparent just written ("00-<trace>-<span>-<flags>"): copy it. */
+    /* The trace and span ids are in the traceparent just written
+     * ("00-<trace>-<span>-<flags>"): copy them for the lines. */
     if (traceparent && lira_span_traceparent(&c->attempt, traceparent, cap) == LIRA_OK) {
+        memcpy(tc->trace_id, traceparent + 3, LIRA_TRACE_ID_HEX_SIZE - 1);
+        tc->trace_id[LIRA_TRACE_ID_HEX_SIZE - 1] = '\0';
         memcpy(tc->span_id, traceparent + 36, LIRA_SPAN_ID_HEX_SIZE - 1);
         tc->span_id[LIRA_SPAN_ID_HEX_SIZE - 1] = '\0';
     } else {
         if (traceparent && cap)
             traceparent[0] = '\0';
-        lira_span_id_format(c->attempt.ctx.span_id, tc->span_id, sizeof tc->span_id);
+        hex_ids(&c->attempt, tc);
     }
 }
 
@@ -219,7 +223,7 @@ static void on_call_end(void *ud, lira_tel_call *tc, const lira_call_result *r, 
         if (!c->multi)
             record_call(t, c, tc);   /* no attempt at all: the call span tells why */
         call_outcome(c, r);
-        memcpy(tc->span_id, c->call_span_hex, sizeof tc->span_id);
+        hex_ids(&c->call, tc);   /* the line carries the call span */
         lira_span_end(&c->call);
     }
     tc->trace = NULL;
