@@ -190,14 +190,16 @@ static int arena_put(lira_span_data *d, const char *s, size_t len, uint16_t *off
     return 1;
 }
 
-static lira_span_attr *data_slot(lira_span_data *d, const char *key)
+/* The slot for `key`: the existing one (replaced; an old string value stays
+ * in the arena) when `dedupe`, else a new one — the engine's own keys are
+ * set once per span, so they skip the scan over the attributes so far. */
+static lira_span_attr *data_slot_ex(lira_span_data *d, const char *key, size_t klen, int dedupe)
 {
-    if (!d || !key || !*key)
+    if (!d || !key || !klen)
         return NULL;
-    size_t klen = strlen(key);
-    for (size_t i = 0; i < d->nattrs; i++)
+    for (size_t i = 0; dedupe && i < d->nattrs; i++)
         if (d->attrs[i].key_len == klen && memcmp(d->arena + d->attrs[i].key_off, key, klen) == 0)
-            return &d->attrs[i];   /* replaced; an old string value stays in the arena */
+            return &d->attrs[i];
     lira_span_attr *a = &d->attrs[d->nattrs];
     if (d->nattrs == LIRA_SPAN_MAX_ATTRS || klen > UINT16_MAX ||
         !arena_put(d, key, klen, &a->key_off, &a->key_len)) {
@@ -206,6 +208,11 @@ static lira_span_attr *data_slot(lira_span_data *d, const char *key)
     }
     d->nattrs++;
     return a;
+}
+
+static lira_span_attr *data_slot(lira_span_data *d, const char *key)
+{
+    return key ? data_slot_ex(d, key, strlen(key), 1) : NULL;
 }
 
 static lira_span_attr *attr_slot(lira_span *sp, const char *key)
@@ -230,6 +237,28 @@ void lira__span_data_set_str(lira_span_data *d, const char *key, const char *val
     lira_span_attr *a = (val || !len) ? data_slot(d, key) : NULL;
     if (a)
         data_set_str(d, a, val, len);
+}
+
+void lira__span_data_add_str(lira_span_data *d, const char *key, size_t klen, const char *val,
+                             size_t len)
+{
+    lira_span_attr *a = (val || !len) ? data_slot_ex(d, key, klen, 0) : NULL;
+    if (a)
+        data_set_str(d, a, val, len);
+}
+
+void lira__span_add_str(lira_span *sp, const char *key, size_t klen, const char *val,
+                        size_t len)
+{
+    if (sp && sp->started)
+        lira__span_data_add_str(sp->rec, key, klen, val, len);
+}
+
+void lira__span_add_int(lira_span *sp, const char *key, size_t klen, int64_t v)
+{
+    lira_span_attr *a = sp && sp->started ? data_slot_ex(sp->rec, key, klen, 0) : NULL;
+    if (a)
+        a->type = LIRA_ATTR_INT, a->v.i = v;
 }
 
 void lira_span_set_str(lira_span *sp, const char *key, const char *val, size_t len)

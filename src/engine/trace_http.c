@@ -79,12 +79,12 @@ static void set_url_full(lira_span *sp, const char *url, lira_url_memo *memo)
     size_t ulen = strlen(url), rlen = 0;
     const char *r = lira__url_memo_get(memo, url, ulen, &rlen);
     if (r) {
-        lira_span_set_str(sp, "url.full", r, rlen);
+        LIRA__ADD_STR(sp, "url.full", r, rlen);
         return;
     }
     char red[LIRA_SPAN_MAX_VALUE + 1];
     lira_redact_url(url, ulen, red, sizeof red, &rlen);
-    lira_span_set_str(sp, "url.full", red, strlen(red));
+    LIRA__ADD_STR(sp, "url.full", red, strlen(red));
 }
 
 int lira__span_start_http_memo(lira_tracer *t, lira_span *sp, const lira_span_ctx *parent,
@@ -99,21 +99,21 @@ int lira__span_start_http_memo(lira_tracer *t, lira_span *sp, const lira_span_ct
     if (rc != LIRA_OK || !sp->rec)
         return rc;
     if (known) {
-        lira_span_set_str(sp, "http.request.method", method, strlen(method));
+        LIRA__ADD_STR(sp, "http.request.method", method, strlen(method));
     } else {
-        lira_span_set_str(sp, "http.request.method", "_OTHER", 6);
-        lira_span_set_str(sp, "http.request.method_original", method, strlen(method));
+        LIRA__ADD_STR(sp, "http.request.method", "_OTHER", 6);
+        LIRA__ADD_STR(sp, "http.request.method_original", method, strlen(method));
     }
     set_url_full(sp, url, memo);
     const char *host;
     size_t hlen;
     long port;
     if (url_server(url, &host, &hlen, &port)) {
-        lira_span_set_str(sp, "server.address", host, hlen);
-        lira_span_set_int(sp, "server.port", port);
+        LIRA__ADD_STR(sp, "server.address", host, hlen);
+        LIRA__ADD_INT(sp, "server.port", port);
     }
     if (resend_count > 0)
-        lira_span_set_int(sp, "http.request.resend_count", resend_count);
+        LIRA__ADD_INT(sp, "http.request.resend_count", resend_count);
     return LIRA_OK;
 }
 

@@ -41,6 +41,17 @@ lira_span_data *lira__span_end_hold(lira_span *sp);
 void lira__span_data_submit(lira_span_data *d, int keep);
 void lira__span_data_set_str(lira_span_data *d, const char *key, const char *val, size_t len);
 
+/* Attributes the engine sets once per span (never set before on it): no
+ * scan for an existing key. Otherwise as lira_span_set_str/_int; klen is
+ * the key's length. ADD_STR/ADD_INT take a literal key. */
+void lira__span_data_add_str(lira_span_data *d, const char *key, size_t klen, const char *val,
+                             size_t len);
+void lira__span_add_str(lira_span *sp, const char *key, size_t klen, const char *val,
+                        size_t len);
+void lira__span_add_int(lira_span *sp, const char *key, size_t klen, int64_t v);
+#define LIRA__ADD_STR(sp, k, v, n) lira__span_add_str((sp), (k), sizeof(k) - 1, (v), (n))
+#define LIRA__ADD_INT(sp, k, v) lira__span_add_int((sp), (k), sizeof(k) - 1, (v))
+
 /* trace_http.c: lira_span_start_http, with url.full taken from the hub's
  * memo of redacted URLs (telemetry_url.h; NULL = redact here). */
 struct lira_url_memo;

@@ -109,9 +109,9 @@ static void end_single(trace_call *c, lira_tel_call *tc)
         d->has_parent = c->call.has_parent;
         memcpy(d->parent_span_id, c->call.parent_span_id, sizeof d->parent_span_id);
         if (tc->client)
-            lira__span_data_set_str(d, "lira.client", tc->client, strlen(tc->client));
+            lira__span_data_add_str(d, "lira.client", 11, tc->client, strlen(tc->client));
         if (tc->endpoint)
-            lira__span_data_set_str(d, "url.template", tc->endpoint, strlen(tc->endpoint));
+            lira__span_data_add_str(d, "url.template", 12, tc->endpoint, strlen(tc->endpoint));
         lira__span_data_submit(d, 1);
     }
     /* tc's ids are the attempt's already (on_attempt_start wrote them). */
@@ -202,8 +202,10 @@ static void on_attempt_end(void *ud, lira_tel_call *tc, const lira_call_attempt 
     trace_call *c = tc->trace;
     if (!c || !c->attempt.started)
         return;
-    if (a && a->retry_reason != LIRA_RR_NONE)
-        set_cstr(&c->attempt, "lira.retry_reason", lira_retry_reason_name(a->retry_reason));
+    if (a && a->retry_reason != LIRA_RR_NONE) {
+        const char *rr = lira_retry_reason_name(a->retry_reason);
+        LIRA__ADD_STR(&c->attempt, "lira.retry_reason", rr, strlen(rr));
+    }
     end_attempt(c, a ? a->res : NULL);
 }
 

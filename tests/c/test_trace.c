@@ -249,6 +249,33 @@ static void test_http_span_attributes(void)
     lira_engine_free(e);
 }
 
+/* The engine adds its HTTP attributes without looking for an existing key;
+ * a later lira_span_set_* of the same key still replaces it, never adds a
+ * second one. */
+static void test_http_attributes_replaceable(void)
+{
+    lira_engine *e = engine();
+    lira_tracer *tr = recording_tracer(e, LIRA_SAMPLER_ALWAYS_ON, 1);
+    lira_span sp;
+    CHECK_EQ(lira_span_start_http(tr, &sp, NULL, "GET", "https://api.test/x", 1, NULL), LIRA_OK);
+    lira_span_data *d = sp.rec;
+    size_t n = d->nattrs;
+    lira_span_set_str(&sp, "url.full", "https://api.test/y", 18);
+    lira_span_set_int(&sp, "server.port", 8443);
+    lira_span_set_int(&sp, "http.request.resend_count", 3);
+    CHECK_EQ(d->nattrs, n);
+    CHECK(attr_is(d, "url.full", "https://api.test/y"));
+    CHECK(find_attr(d, "server.port")->v.i == 8443);
+    CHECK(find_attr(d, "http.request.resend_count")->v.i == 3);
+    for (size_t i = 0; i < d->nattrs; i++)
+        for (size_t k = i + 1; k < d->nattrs; k++)
+            CHECK(d->attrs[i].key_len != d->attrs[k].key_len ||
+                  memcmp(d->arena + d->attrs[i].key_off, d->arena + d->attrs[k].key_off,
+                         d->attrs[i].key_len) != 0);
+    lira_span_discard(&sp);
+    lira_engine_free(e);
+}
+
 static void test_attribute_caps(void)
 {
     lira_engine *e = engine();
@@ -331,6 +358,7 @@ int main(void)
     RUN(test_extract_round_trip);
     RUN(test_unrecorded_spans_propagate);
     RUN(test_http_span_attributes);
+    RUN(test_http_attributes_replaceable);
     RUN(test_attribute_caps);
     RUN(test_ratio_consistent_within_trace);
     RUN(test_current_stack);
