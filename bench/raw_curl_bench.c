@@ -14,15 +14,25 @@
  *
  *   BENCH client=raw_curl c=<c> n=<n> ok=<2xx count> wall=<s> cpu=<s> rss_kb=<peak>
  *
- *   raw_curl_bench <url> <n> [c]      c defaults to 1; exit 1 if any request failed
- */
+ *   raw_curl_bench [--same-work] <url> <n> [c]   c defaults to 1; exit 1 if any request failed
+ *
+ * --same-work (client=raw_same): the work lira's benchmark script asks of
+ * lira.client besides the transfer, done the cheapest way C allows, so the
+ * report can split lira's ratio into what any client doing that work pays
+ * and what lira adds: the four request headers lira sends (Accept,
+ * X-Request-Id with a fresh UUIDv4, a fresh traceparent, Accept-Encoding:
+ * gzip with curl decoding), written in place into a fixed curl_slist (no
+ * allocation), and every body parsed with cJSON (the tree freed at once)
+ * and checked for an "id". */
 #define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 
 #define MAX_CONC 1024
@@ -32,7 +42,13 @@ typedef struct xfer {
     CURL *easy;
     size_t len;
     char body[BODY_CAP];
+    /* --same-work: header lines rewritten in place before each transfer */
+    struct curl_slist hdr[4];
+    char request_id[64], traceparent[80];
 } xfer;
+
+static int same_work;            /* --same-work */
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
 typedef struct run {
     const char *url;
@@ -87,6 +103,62 @@ static long parse_count(const char *s)
     return v;
 }
 
+/* xorshift64*: ids only need to differ, not to be secret, here. */
+static uint64_t rng_next(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545f4914f6cdd1du;
+}
+
+static void hex(char *out, uint64_t v, int digits)
+{
+    static const char d[] = "0123456789abcdef";
+    for (int i = digits - 1; i >= 0; i--, v >>= 4) out[i] = d[v & 15];
+}
+
+/* Fresh X-Request-Id (UUIDv4 layout) and traceparent lines, in place. */
+static void fresh_ids(xfer *x)
+{
+    uint64_t a = rng_next(), b = rng_next(), s = rng_next();
+    char u[33];
+    hex(u, a, 16);
+    hex(u + 16, b, 16);
+    u[12] = '4';
+    u[16] = "89ab"[b >> 62];
+    memcpy(x->request_id, "X-Request-Id: ", 14);
+    char *p = x->request_id + 14;
+    memcpy(p, u, 8); p[8] = '-';
+    memcpy(p + 9, u + 8, 4); p[13] = '-';
+    memcpy(p + 14, u + 12, 4); p[18] = '-';
+    memcpy(p + 19, u + 16, 4); p[23] = '-';
+    memcpy(p + 24, u + 20, 12); p[36] = '\0';
+    memcpy(x->traceparent, "traceparent: 00-", 16);
+    hex(x->traceparent + 16, a ^ s, 16);
+    hex(x->traceparent + 32, b ^ s, 16);
+    x->traceparent[48] = '-';
+    hex(x->traceparent + 49, s, 16);
+    memcpy(x->traceparent + 65, "-01", 4);
+}
+
+/* The body parsed as lira's script does with res:json(): 1 when it is a
+ * JSON object with an "id". */
+static int body_has_id(xfer *x)
+{
+    cJSON *doc = cJSON_ParseWithLength(x->body, x->len);
+    int ok = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(doc, "id"));
+    cJSON_Delete(doc);
+    return ok;
+}
+
+/* Before each transfer: reset the body, and with --same-work new ids. */
+static void prepare(xfer *x)
+{
+    x->len = 0;
+    if (same_work) fresh_ids(x);
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
     xfer *x = ud;
@@ -107,14 +179,27 @@ static int xfer_init(xfer *x, const char *url)
     curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
     curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+    if (same_work) {
+        static char accept[] = "Accept: application/json", ae[] = "Accept-Encoding: gzip";
+        char *lines[4] = { accept, x->request_id, x->traceparent, ae };
+        for (int i = 0; i < 4; i++) {
+            x->hdr[i].data = lines[i];
+            x->hdr[i].next = i < 3 ? &x->hdr[i + 1] : NULL;
+        }
+        fresh_ids(x);
+        curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdr);
+        curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, "gzip");   /* decode; our line is sent */
+    }
     return 0;
 }
 
-static void count(run *r, CURL *easy, CURLcode rc)
+static void count(run *r, xfer *x, CURLcode rc)
 {
     long status = 0;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    if (rc == CURLE_OK && status >= 200 && status < 300) r->ok++;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    int ok = rc == CURLE_OK && status >= 200 && status < 300;
+    if (ok && same_work) ok = body_has_id(x);
+    if (ok) r->ok++;
     else r->failed++;
 }
 
@@ -123,12 +208,12 @@ static void count(run *r, CURL *easy, CURLcode rc)
 static int run_serial(run *r, xfer *x, double *cpu, double *wall)
 {
     /* First request outside the measurement: it pays for the connect. */
-    x->len = 0;
+    prepare(x);
     if (curl_easy_perform(x->easy) != CURLE_OK) return -1;
     double c0 = cpu_s(), w0 = mono_s();
     for (long i = 0; i < r->n; i++) {
-        x->len = 0;
-        count(r, x->easy, curl_easy_perform(x->easy));
+        prepare(x);
+        count(r, x, curl_easy_perform(x->easy));
     }
     *wall = mono_s() - w0;
     *cpu = cpu_s() - c0;
@@ -153,10 +238,10 @@ static int drive(run *r, CURLM *multi, long *issued, long target, int record)
             char *priv = NULL;
             curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
             xfer *x = (xfer *)(void *)priv;
-            if (record) count(r, easy, m->data.result);
+            if (record) count(r, x, m->data.result);
             curl_multi_remove_handle(multi, easy);
             if (*issued < target) {
-                x->len = 0;
+                prepare(x);
                 curl_multi_add_handle(multi, easy);
                 (*issued)++;
                 running = 1;
@@ -181,7 +266,7 @@ static int run_multi(run *r, xfer *xs, double *cpu, double *wall)
         issued = 0;
         long first = r->c < r->n ? r->c : r->n;
         for (long i = 0; i < first; i++) {
-            xs[i].len = 0;
+            prepare(&xs[i]);
             curl_multi_add_handle(multi, xs[i].easy);
         }
         issued = first;
@@ -195,8 +280,12 @@ static int run_multi(run *r, xfer *xs, double *cpu, double *wall)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--same-work") == 0) {
+        same_work = 1;
+        argv++, argc--;
+    }
     if (argc < 3 || argc > 4) {
-        fprintf(stderr, "usage: raw_curl_bench <url> <n> [c]\n");
+        fprintf(stderr, "usage: raw_curl_bench [--same-work] <url> <n> [c]\n");
         return 2;
     }
     run r = { .url = argv[1], .n = parse_count(argv[2]), .c = argc > 3 ? parse_count(argv[3]) : 1 };
@@ -216,8 +305,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "raw_curl_bench: transfer loop failed (is %s up?)\n", r.url);
         return 1;
     }
-    printf("BENCH client=raw_curl c=%ld n=%ld ok=%ld wall=%.6f cpu=%.6f rss_kb=%ld\n",
-           r.c, r.n, r.ok, wall, cpu, peak_rss_kb());
+    printf("BENCH client=%s c=%ld n=%ld ok=%ld wall=%.6f cpu=%.6f rss_kb=%ld\n",
+           same_work ? "raw_same" : "raw_curl", r.c, r.n, r.ok, wall, cpu, peak_rss_kb());
     for (long i = 0; i < r.c; i++) curl_easy_cleanup(xs[i].easy);
     free(xs);
     curl_global_cleanup();

@@ -3,7 +3,8 @@
 scripts/bench_http builds the clients and starts nginx; this runs every client
 against it and prints Markdown. For each concurrency c, each round runs:
 
-    raw libcurl (start) → lira → curl CLI → Python requests → LuaSocket → wrk → raw libcurl (end)
+    raw libcurl (start) → raw libcurl doing lira's work → lira → curl CLI → Python requests
+    → LuaSocket → wrk → raw libcurl (end)
 
 and every ratio is taken against the mean of that round's two baseline runs,
 so drift in a noisy machine's speed over the run cancels out; the tables show
@@ -34,6 +35,7 @@ QUEUE_RSS_GOAL_MB = 100
 
 LABELS = {
     "raw_curl": "raw libcurl (baseline)",
+    "raw_same": "raw libcurl + lira's 4 headers + cJSON decode (the same work in C)",
     "lira": "**lira** `lira.client`",
     "curl_cli": "curl CLI",
     "python_requests": "Python `requests.Session`",
@@ -116,6 +118,10 @@ class Bench:
         cmd = [self.a.raw_bin, self.a.url, str(self.a.n), str(c)]
         return self.self_timed("raw_curl", cmd, c, rnd, phase)
 
+    def raw_same(self, c, rnd):
+        cmd = [self.a.raw_bin, "--same-work", self.a.url, str(self.a.n), str(c)]
+        self.self_timed("raw_same", cmd, c, rnd)
+
     def lira(self, c, rnd):
         if self.a.lira_missing:
             return
@@ -163,6 +169,7 @@ class Bench:
             print(f"bench_http: c={c} round {rnd}/{self.a.rounds}", file=sys.stderr)
             if not self.raw(c, rnd, "start"):
                 sys.exit("bench_http: the raw libcurl baseline failed; nothing to compare with")
+            self.raw_same(c, rnd)
             self.lira(c, rnd)
             for name, fn in peers:
                 if name not in self.a.skip:
@@ -246,6 +253,14 @@ def group_table(b, c):
             goal = f"n={n} per run"
         lines.append(f"| {LABELS[client]} | {cpu:.1f} | {cpu_x:.2f} | {thr:,.0f} | {thr_x:.2f} "
                      f"| {rss:.1f} | {goal} |")
+    same = [(s, t) for s in b.samples if s["client"] == "lira" and s["c"] == c
+            for t in b.samples if t["client"] == "raw_same" and t["c"] == c
+            and t["round"] == s["round"]]
+    if same:
+        x = statistics.median(per_req_us(s) / per_req_us(t) for s, t in same)
+        lines += ["", f"lira's CPU per request over the same work done in C (raw_same, same round): "
+                      f"{x:.2f}× — what lira itself adds; the rest of its ratio to raw libcurl is "
+                      "the work any client doing this pays (bench/README.md, \"Where the time goes\")."]
     if drift:
         lines += ["", f"Baseline drift within a round (|start − end| / mean, median of rounds): "
                       f"{statistics.median(drift):.1%}."]
