@@ -393,6 +393,10 @@ int rt_wh_install(rt *r, const char *integ, rt_wh_route *routes, size_t n)
         rt_wh_routes_free(routes, n);
         return LIRA_OK;
     }
+    /* Routes go away at shutdown: a sender is told to retry (503), not
+     * that the route does not exist. */
+    if (r->phase != 0)
+        __atomic_store_n(&w->stopping, 1, __ATOMIC_RELEASE);
     if (n > 0 && !w->batcher) {
         char err[1024];
         if (rt_wh_http_start(w, err, sizeof err) != LIRA_OK) {

@@ -5,8 +5,9 @@
  *                         table at load time into C (verify config, id
  *                         rule, limits), published as an immutable,
  *                         refcounted table the MHD threads read
- *   rt_webhook_http.c     the MHD side: body, verify, event id, the group-
- *                         commit batcher into the inbox, the answer
+ *   rt_webhook_http.c     the MHD side: body, verify, event id, the answer
+ *   rt_wh_commit.c        the committer thread: group commit into the inbox,
+ *                         then resume the suspended requests
  *   rt_webhook_deliver.c  the loop side: handle(event, ctx) per route in
  *                         arrival order, retries, dead letters, purge,
  *                         metrics, /admin/webhooks
@@ -82,6 +83,7 @@ typedef struct rt_wh {
     rt_wh_batcher *batcher;                 /* MHD side */
     rt_wh_loop *loop;                       /* loop side */
     int wake_pending;                       /* atomic: a delivery wake is posted */
+    int stopping;                           /* atomic: shutdown removed the routes */
 } rt_wh;
 
 /* ------------------------------------------------------------ rt_webhook.c */
@@ -105,23 +107,50 @@ void rt_wh_table_put(rt_wh *w, rt_wh_table *t);
 const rt_wh_route *rt_wh_find(const rt_wh_table *t, const char *path);
 void rt_wh_count(rt_wh_stats *s, int result);
 
-/* ------------------------------------------------------------ rt_webhook_http.c */
+/* ------------------------------------------------------------ rt_wh_commit.c */
 
-/* The MHD side. rt_wh_http_start opens the receivers' store handle. */
+/* rt_wh_http_start opens the receivers' store handle and
+ * starts the committer thread; rt_wh_http_stop (after the listener
+ * stopped) commits what is still queued and joins it. */
 int rt_wh_http_start(rt_wh *w, char *err, size_t cap);
 void rt_wh_http_stop(rt_wh *w);
-/* Loop thread: mark a delivered event done through the receivers' batcher
+/* Shutdown, before MHD_stop_daemon: refuse new queued requests and wait
+ * until every suspended one was committed and resumed (MHD must not stop
+ * with a suspended connection). */
+void rt_wh_http_quiesce(rt_wh *w);
+/* Loop thread: mark a delivered event done through the committer
  * (committed with the next batch of inserts; returns once durable). */
 int rt_wh_mark_done(rt_wh *w, int64_t seq, int64_t now_ms);
 
 struct MHD_Connection;
+/* One event for the committer. Owned by the caller; after
+ * rt_wh_commit_async it is the committer's until `done` (then rc: LIRA_OK
+ * or a store error, result: LIRA_STORE_INSERTED / _DUPLICATE). */
+typedef struct rt_wh_item {
+    lira_store_event_in ev;
+    int rc, result, done;
+    int64_t done_seq;                       /* > 0: not an insert but this event's done mark */
+    struct MHD_Connection *conn;            /* resumed when done */
+    struct rt_wh_item *next;
+} rt_wh_item;
+/* MHD thread, inside the access handler: queue `it` and suspend c; the
+ * committer resumes c once `it` is done. LIRA_ESTATE while shutting down
+ * (nothing queued, c not suspended). */
+int rt_wh_commit_async(rt_wh *w, rt_wh_item *it, struct MHD_Connection *c);
+
+/* ------------------------------------------------------------ rt_webhook_http.c */
+
 /* Serve a request to a webhook route: called by rt_admin.c's handler for
  * every call of a request whose first call returned non-NULL from
- * rt_wh_http_begin. */
+ * rt_wh_http_begin. A step may suspend the connection (the store); MHD
+ * calls it again once resumed. */
 void *rt_wh_http_begin(rt_wh *w, struct MHD_Connection *c, const char *url,
                        const char *method);
 int rt_wh_http_step(rt_wh *w, void *req, struct MHD_Connection *c, const char *upload,
                     size_t *upload_size);
+/* 1 once the request was queued for the committer (its connection was
+ * suspended at least once). */
+int rt_wh_http_parked(const void *req);
 void rt_wh_http_end(rt_wh *w, void *req);
 
 /* ------------------------------------------------------------ rt_webhook_deliver.c */

@@ -2,13 +2,11 @@
  * (capped), verify, take the event id, store it durably in the inbox, and
  * only then answer (docs/webhooks.md, "Receiving"). No Lua here.
  *
- * Group commit: every request thread hands its event to the batcher and
- * waits. Whoever finds no commit in progress becomes the leader: it takes
- * everything queued (its own event included), inserts it in one
- * transaction on the receivers' store handle, marks each waiter's result
- * and wakes them. Requests that arrive during a commit form the next
- * batch, so under load one fsync (FULL) or one WAL append (NORMAL) covers
- * many acks, and alone a request pays for one commit and no waiting. */
+ * The MHD threads only do CPU work (body, verify, id); the durable insert
+ * is the committer's (rt_wh_commit.c): the request is queued there with
+ * its connection suspended, and answered when MHD calls the handler again
+ * after the committer resumed it. A polling thread thus never waits for
+ * a commit, and a few of them serve every connection. */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
@@ -21,170 +19,7 @@
 #include "core/status.h"
 #include "runtime/rt_webhook.h"
 
-#define BATCH_MAX 512
 #define MAX_HDRS (LIRA_WEBHOOK_MAX_HEADERS + 1)
-
-typedef struct item {
-    lira_store_event_in ev;
-    int rc, result, done;
-    int64_t done_seq;          /* > 0: not an insert but this event's done mark */
-    pthread_cond_t cv;
-    struct item *next;
-} item;
-
-struct rt_wh_batcher {
-    pthread_mutex_t mu;
-    item *head, **tail;
-    int leader;
-    lira_store *s;
-};
-
-typedef struct wh_req {
-    rt_wh_table *t;
-    const rt_wh_route *ro;
-    int early;            /* a result decided before the body: too_large, bad_method */
-    int answered, started;
-    char *body;
-    size_t len, cap;
-} wh_req;
-
-/* ------------------------------------------------------------ the batcher */
-
-int rt_wh_http_start(rt_wh *w, char *err, size_t cap)
-{
-    rt_wh_batcher *b = calloc(1, sizeof *b);
-    if (!b || lira_store_new(&b->s) != LIRA_OK) {
-        free(b);
-        snprintf(err, cap, "out of memory");
-        return LIRA_ENOMEM;
-    }
-    lira_store_options o;
-    memset(&o, 0, sizeof o);
-    o.sync_full = w->sync_full;
-    o.manual_wal_checkpoint = 1;
-    o.inbox_retention_ms = w->retention_ms;
-    if (lira_store_open(b->s, w->state_path, &o) != LIRA_OK) {
-        snprintf(err, cap, "webhooks: %s", lira_store_errmsg(b->s));
-        lira_store_free(b->s);
-        free(b);
-        return LIRA_ESTATE;
-    }
-    pthread_mutex_init(&b->mu, NULL);
-    b->tail = &b->head;
-    w->batcher = b;
-    return LIRA_OK;
-}
-
-void rt_wh_http_stop(rt_wh *w)
-{
-    rt_wh_batcher *b = w->batcher;
-    if (!b)
-        return;
-    lira_store_free(b->s);
-    pthread_mutex_destroy(&b->mu);
-    free(b);
-    w->batcher = NULL;
-}
-
-static void submit(rt_wh_batcher *b, item *me);
-
-/* One transaction: the batch's new events, then the delivered events' done
- * marks (rt_wh_mark_done). Nothing else writes the inbox at this rate, so
- * receivers never wait on SQLite's lock (its busy handler sleeps, which is
- * what a p99 would show). */
-static void commit_batch(rt_wh_batcher *b, item *list)
-{
-    lira_store_event_in evs[BATCH_MAX];
-    int results[BATCH_MAX];
-    size_t n = 0, ndone = 0;
-    for (item *it = list; it; it = it->next) {
-        if (it->done_seq)
-            ndone++;
-        else
-            evs[n++] = it->ev;
-    }
-    int rc = LIRA_OK;
-    if (ndone)
-        rc = lira_store_begin(b->s);
-    if (rc == LIRA_OK && n)
-        rc = lira_store_inbox_insert_batch(b->s, evs, n, results, NULL);
-    for (item *it = list; ndone && rc == LIRA_OK && it; it = it->next) {
-        if (it->done_seq) {
-            int d = lira_store_inbox_done(b->s, it->done_seq, it->ev.received_at_ms);
-            it->rc = d;
-            if (d != LIRA_OK && d != LIRA_ENOTFOUND)
-                rc = d;
-        }
-    }
-    if (ndone)
-        rc = rc == LIRA_OK ? lira_store_commit(b->s) : (lira_store_rollback(b->s), rc);
-    size_t i = 0;
-    for (item *it = list; it; it = it->next) {
-        if (it->done_seq) {
-            it->rc = rc < 0 ? rc : LIRA_OK;
-            continue;
-        }
-        it->rc = rc < 0 ? rc : results[i] < 0 ? results[i] : LIRA_OK;
-        it->result = rc < 0 ? 0 : results[i];
-        i++;
-    }
-}
-
-int rt_wh_mark_done(rt_wh *w, int64_t seq, int64_t now_ms)
-{
-    if (!w->batcher)
-        return LIRA_ESTATE;
-    item it;
-    memset(&it, 0, sizeof it);
-    it.done_seq = seq;
-    it.ev.received_at_ms = now_ms;
-    submit(w->batcher, &it);
-    return it.rc;
-}
-
-/* Each waiter sleeps on its own condition variable: the leader wakes the
- * members of its batch and hands leadership to the head of the queue, so
- * a commit wakes exactly the threads that have something to do (no
- * thundering herd of 64 threads per commit). */
-static void submit(rt_wh_batcher *b, item *me)
-{
-    pthread_cond_init(&me->cv, NULL);
-    pthread_mutex_lock(&b->mu);
-    me->next = NULL;
-    *b->tail = me;
-    b->tail = &me->next;
-    while (!me->done) {
-        if (b->leader || b->head != me) {
-            pthread_cond_wait(&me->cv, &b->mu);
-            continue;
-        }
-        b->leader = 1;
-        item *list = b->head, *last = list;
-        for (int k = 1; k < BATCH_MAX && last->next; k++)
-            last = last->next;
-        b->head = last->next;
-        if (!b->head)
-            b->tail = &b->head;
-        last->next = NULL;
-        pthread_mutex_unlock(&b->mu);
-        commit_batch(b, list);
-        pthread_mutex_lock(&b->mu);
-        for (item *it = list; it;) {
-            item *nx = it->next;
-            it->done = 1;
-            if (it != me)
-                pthread_cond_signal(&it->cv);
-            it = nx;
-        }
-        b->leader = 0;
-        if (b->head)
-            pthread_cond_signal(&b->head->cv);
-    }
-    pthread_mutex_unlock(&b->mu);
-    pthread_cond_destroy(&me->cv);
-}
-
-/* ------------------------------------------------------------ headers */
 
 typedef struct hdrs {
     lira_webhook_header h[MAX_HDRS];
@@ -193,6 +28,20 @@ typedef struct hdrs {
     size_t blen, bcap;
     int oom;
 } hdrs;
+
+typedef struct wh_req {
+    rt_wh_table *t;
+    const rt_wh_route *ro;
+    int early;            /* a result decided before the body: too_large, bad_method */
+    int answered, started, queued;
+    char *body;
+    size_t len, cap;
+    hdrs *x;              /* kept until the end: the queued event points into it */
+    rt_wh_item it;        /* the event handed to the committer (rt_wh_commit.c) */
+    char id[LIRA_STORE_NAME_MAX + 1];
+} wh_req;
+
+/* ------------------------------------------------------------ headers */
 
 static void blob_add(hdrs *x, const char *s, size_t n)
 {
@@ -312,14 +161,16 @@ static int verdict_result(lira_webhook_kind k)
     }
 }
 
+/* Verify and take the id on the MHD thread (CPU only), then hand the
+ * event to the committer and suspend: the answer comes in `answer_stored`
+ * when the committer resumed the connection. */
 static int process(rt_wh *w, wh_req *q, struct MHD_Connection *c)
 {
-    hdrs *x = calloc(1, sizeof *x);
+    hdrs *x = q->x = calloc(1, sizeof *x);
     if (!x)
         return MHD_NO;
     MHD_get_connection_values_n(c, MHD_HEADER_KIND, on_header, x);
-    int rc;
-    char msg[256], id[LIRA_STORE_NAME_MAX + 1];
+    char msg[256];
     if (q->ro->verify) {
         lira_webhook_verdict v;
         int vr = lira_webhook_verify(&q->ro->cfg, x->h, x->total > LIRA_WEBHOOK_MAX_HEADERS
@@ -327,42 +178,38 @@ static int process(rt_wh *w, wh_req *q, struct MHD_Connection *c)
                                      q->body, q->len, (int64_t)time(NULL), &v);
         if (vr != LIRA_OK || v.kind != LIRA_WEBHOOK_VALID) {
             snprintf(msg, sizeof msg, "%s: %s\n", lira_webhook_kind_name(v.kind), v.message);
-            rc = finish(q, c, vr != LIRA_OK ? RT_WH_MALFORMED : verdict_result(v.kind), 401, msg);
-            goto out;
+            return finish(q, c, vr != LIRA_OK ? RT_WH_MALFORMED : verdict_result(v.kind), 401,
+                          msg);
         }
     }
-    if (event_id(q, x, id, sizeof id) != 0) {
+    if (event_id(q, x, q->id, sizeof q->id) != 0) {
         snprintf(msg, sizeof msg, "missing event id (%s:%s)\n", q->ro->id_json ? "json" : "header",
                  q->ro->id_key);
-        rc = finish(q, c, RT_WH_MISSING_ID, 400, msg);
-        goto out;
+        return finish(q, c, RT_WH_MISSING_ID, 400, msg);
     }
-    if (x->oom) {
-        rc = finish(q, c, RT_WH_STORE_ERROR, 503, "out of memory\n");
-        goto out;
-    }
+    if (x->oom)
+        return finish(q, c, RT_WH_STORE_ERROR, 503, "out of memory\n");
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    item it;
-    memset(&it, 0, sizeof it);
-    it.ev = (lira_store_event_in){.route = q->ro->path, .event_id = id, .headers = x->blob,
-                                  .headers_len = x->blen, .body = q->body ? q->body : "",
-                                  .body_len = q->len,
-                                  .received_at_ms = (int64_t)ts.tv_sec * 1000 +
-                                                    ts.tv_nsec / 1000000};
-    submit(w->batcher, &it);
-    if (it.rc != LIRA_OK) {
-        rc = finish(q, c, RT_WH_STORE_ERROR, 503, "could not store the event; retry\n");
-    } else if (it.result == LIRA_STORE_DUPLICATE) {
-        rc = finish(q, c, RT_WH_DUPLICATE, 200, "duplicate\n");
-    } else {
-        rc = finish(q, c, RT_WH_ACCEPTED, 202, "accepted\n");
-        rt_wh_wake(w->r);
-    }
-out:
-    free(x->blob);
-    free(x);
-    return rc;
+    q->it.ev = (lira_store_event_in){.route = q->ro->path, .event_id = q->id,
+                                     .headers = x->blob, .headers_len = x->blen,
+                                     .body = q->body ? q->body : "", .body_len = q->len,
+                                     .received_at_ms = (int64_t)ts.tv_sec * 1000 +
+                                                       ts.tv_nsec / 1000000};
+    /* Refused during shutdown: nothing was stored, so the sender retries. */
+    if (rt_wh_commit_async(w, &q->it, c) != LIRA_OK)
+        return finish(q, c, RT_WH_STORE_ERROR, 503, "stopping; retry\n");
+    q->queued = 1;
+    return MHD_YES;
+}
+
+static int answer_stored(wh_req *q, struct MHD_Connection *c)
+{
+    if (q->it.rc != LIRA_OK)
+        return finish(q, c, RT_WH_STORE_ERROR, 503, "could not store the event; retry\n");
+    if (q->it.result == LIRA_STORE_DUPLICATE)
+        return finish(q, c, RT_WH_DUPLICATE, 200, "duplicate\n");
+    return finish(q, c, RT_WH_ACCEPTED, 202, "accepted\n");
 }
 
 /* ------------------------------------------------------------ MHD calls */
@@ -416,6 +263,8 @@ int rt_wh_http_step(rt_wh *w, void *req, struct MHD_Connection *c, const char *u
         *upload_size = 0;   /* the rest of a refused body is dropped */
         return MHD_YES;
     }
+    if (q->queued)   /* called again after the committer resumed us */
+        return q->it.done ? answer_stored(q, c) : MHD_YES;
     if (q->early >= 0)
         return early_answer(q, c);
     if (*upload_size) {
@@ -444,12 +293,21 @@ int rt_wh_http_step(rt_wh *w, void *req, struct MHD_Connection *c, const char *u
     return process(w, q, c);
 }
 
+int rt_wh_http_parked(const void *req)
+{
+    const wh_req *q = req;
+    return q->queued;
+}
+
 void rt_wh_http_end(rt_wh *w, void *req)
 {
     wh_req *q = req;
     if (!q)
         return;
     rt_wh_table_put(w, q->t);
+    if (q->x)
+        free(q->x->blob);
+    free(q->x);
     free(q->body);
     free(q);
 }
