@@ -91,25 +91,15 @@ static void job_release(job *j)
 
 /* ------------------------------------------------------------ answers (loop thread) */
 
-static double secs(int64_t wall_ns)
-{
-    return wall_ns ? (double)wall_ns / 1e9 : 0;
-}
-
 static void add_time(cJSON *o, const char *k, int64_t wall_ns)
 {
-    if (wall_ns)
-        cJSON_AddNumberToObject(o, k, secs(wall_ns));
-    else
-        cJSON_AddNullToObject(o, k);
+    cJSON_AddItemToObject(o, k, wall_ns ? cJSON_CreateNumber((double)wall_ns / 1e9)
+                                        : cJSON_CreateNull());
 }
 
 static void add_str(cJSON *o, const char *k, const char *v)
 {
-    if (v)
-        cJSON_AddStringToObject(o, k, v);
-    else
-        cJSON_AddNullToObject(o, k);
+    cJSON_AddItemToObject(o, k, v ? cJSON_CreateString(v) : cJSON_CreateNull());
 }
 
 static cJSON *integ_json(rt *r, rt_integ *in)
@@ -245,28 +235,18 @@ static void build(void *ud)
 
 /* ------------------------------------------------------------ MHD thread */
 
-static int route_path(const char *url);
-
+/* J_* of the path (in enum order), -1 for a wrong method on one. */
 static int route(const char *method, const char *url)
 {
-    int k = route_path(url);
-    if (k != J_NOTFOUND && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return -1;
-    return k;
-}
-
-static int route_path(const char *url)
-{
-    if (strcmp(url, "/metrics") == 0)
-        return J_METRICS;
-    if (strcmp(url, "/healthz") == 0)
-        return J_HEALTH;
-    if (strcmp(url, "/readyz") == 0)
-        return J_READY;
-    if (strcmp(url, "/admin/integrations") == 0 || strcmp(url, "/admin/integrations/") == 0)
-        return J_INTEGS;
-    if (strcmp(url, "/admin/webhooks") == 0 || strcmp(url, "/admin/webhooks/") == 0)
-        return J_WEBHOOKS;
+    static const struct { const char *path; int slash; } paths[] = {
+        {"/metrics", 0}, {"/healthz", 0}, {"/readyz", 0},
+        {"/admin/integrations", 1}, {"/admin/webhooks", 1}};
+    for (int k = 0; k < (int)(sizeof paths / sizeof paths[0]); k++) {
+        size_t n = strlen(paths[k].path);
+        if (strncmp(url, paths[k].path, n) == 0 &&
+            (url[n] == '\0' || (paths[k].slash && strcmp(url + n, "/") == 0)))
+            return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? k : -1;
+    }
     return J_NOTFOUND;
 }
 
@@ -290,10 +270,7 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int is_closing(admin *a)
-{
-    return __atomic_load_n(&a->closing, __ATOMIC_ACQUIRE);
-}
+static int is_closing(admin *a) { return __atomic_load_n(&a->closing, __ATOMIC_ACQUIRE); }
 
 /* Under a->mu. */
 static void unlink_job(admin *a, job *j)
