@@ -97,17 +97,26 @@ end
 
 -- One run of fn(ctx) as a root span; report(ok, message, traceback) once.
 -- The traceback is taken where the error was raised (inside the span), and
--- the message re-raised so that the span ends with an error status.
-function M.runner(kind, fn, ctx, report)
+-- the message re-raised so that the span ends with an error status. A
+-- webhook delivery passes the traceparent/tracestate its sender sent: its
+-- span then continues the sender's trace (a CONSUMER span, docs/webhooks.md).
+function M.runner(kind, fn, ctx, report, traceparent, tracestate)
   local tb
-  local ok, err = pcall(lira.trace.span, ctx.integration .. " " .. kind, function()
+  local function body()
     local ok2, e = xpcall(fn, handler, ctx)
     if not ok2 then
       if type(e) ~= "table" then e = { msg = tostring(e), tb = tostring(e) } end
       tb = e.tb
       error(e.msg, 0)
     end
-  end)
+  end
+  local name = ctx.integration .. " " .. kind
+  local ok, err
+  if traceparent then
+    ok, err = pcall(core.trace_span_remote, name, traceparent, tracestate, body)
+  else
+    ok, err = pcall(lira.trace.span, name, body)
+  end
   if ok then return report(true) end
   return report(false, tostring(err), tb or tostring(err))
 end

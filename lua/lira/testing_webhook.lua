@@ -80,7 +80,8 @@ local function attempt(self, ev)
   local event = make_event(ev)
   local result
   local task = lira.spawn(rtmod.runner, "webhook", function(ctx) return r.hook.handle(event, ctx) end,
-                          r.it.ctx, function(ok, msg, tb) result = { ok = ok, msg = msg, tb = tb } end)
+                          r.it.ctx, function(ok, msg, tb) result = { ok = ok, msg = msg, tb = tb } end,
+                          event.headers.traceparent, event.headers.tracestate)
   local tok, terr = task:join()
   if not tok then result = { ok = false, msg = tostring(terr) } end
   self.handled[ev.route] = (self.handled[ev.route] or 0) + (result.ok and 1 or 0)

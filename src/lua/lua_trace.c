@@ -1,4 +1,5 @@
-/* lua_trace.c — lira.trace: span(name, fn) and current().
+/* lua_trace.c — lira.trace: span(name, fn) and current(); and
+ * core.trace_span_remote, a span continuing an inbound trace.
  *
  * Current span per coroutine: a weak-keyed registry table maps a thread to
  * the span userdata of its innermost lira.trace.span. span() sets the entry
@@ -161,23 +162,21 @@ static int finish_span(lua_State *L, int status, lua_KContext k)
     return lua_gettop(L) - 5;
 }
 
-static int l_span(lua_State *L)
+/* Run the function at 2 inside a span named by the string at 1 (the stack
+ * holds exactly these two), child of `parent` (NULL: a root span). */
+static int run_span(lua_State *L, lira_span_kind kind, const lira_span_ctx *parent)
 {
-    const char *name = luaL_checkstring(L, 1);
-    luaL_checktype(L, 2, LUA_TFUNCTION);
-    lua_settop(L, 2);
+    const char *name = lua_tostring(L, 1);
     lira_tracer *t = lira_tracer_get(lira_lua_engine(L));
     if (!t)
         return luaL_error(L, "lira.trace.span: no tracer (out of memory)");
-    lira_span_ctx parent;
-    int has = lira_lua_trace_current(L, &parent);
     push_ctx_table(L);                                    /* 3 */
     lspan *s = lua_newuserdatauv(L, sizeof *s, 0);        /* 4 */
     memset(s, 0, sizeof *s);
     luaL_setmetatable(L, SPAN_MT);
     lua_pushthread(L);
     lua_rawget(L, 3);                                     /* 5: previous */
-    if (lira_span_start(t, &s->sp, name, LIRA_SPAN_INTERNAL, has ? &parent : NULL) != LIRA_OK)
+    if (lira_span_start(t, &s->sp, name, kind, parent) != LIRA_OK)
         return luaL_error(L, "lira.trace.span: cannot start a span");
     lua_pushthread(L);
     lua_pushvalue(L, 4);
@@ -185,6 +184,35 @@ static int l_span(lua_State *L)
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 4);
     return finish_span(L, lua_pcallk(L, 1, LUA_MULTRET, 0, 0, finish_span), 0);
+}
+
+static int l_span(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_settop(L, 2);
+    lira_span_ctx parent;
+    int has = lira_lua_trace_current(L, &parent);
+    return run_span(L, LIRA_SPAN_INTERNAL, has ? &parent : NULL);
+}
+
+/* core.trace_span_remote(name, traceparent, tracestate, fn): fn inside a
+ * CONSUMER span continuing the trace of an inbound message (the runtime's
+ * webhook deliveries). A missing or malformed traceparent is ignored, as
+ * W3C Trace Context says: the span then starts a trace of its own. */
+static int l_span_remote(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    size_t tp_len = 0, ts_len = 0;
+    const char *tp = luaL_optlstring(L, 2, NULL, &tp_len);
+    const char *ts = luaL_optlstring(L, 3, NULL, &ts_len);
+    luaL_checktype(L, 4, LUA_TFUNCTION);
+    lira_span_ctx parent;
+    int has = tp && lira_trace_extract(tp, tp_len, ts, ts ? ts_len : 0, &parent) == LIRA_OK;
+    lua_settop(L, 4);
+    lua_remove(L, 2);
+    lua_remove(L, 2);                                     /* name fn */
+    return run_span(L, LIRA_SPAN_CONSUMER, has ? &parent : NULL);
 }
 
 static int l_current(lua_State *L)
@@ -211,6 +239,8 @@ void lira_lua_open_trace(lua_State *L, int mod)
     lua_pop(L, 1);
     lua_pushcfunction(L, l_span);
     lua_setfield(L, mod, "trace_span");
+    lua_pushcfunction(L, l_span_remote);
+    lua_setfield(L, mod, "trace_span_remote");
     lua_pushcfunction(L, l_current);
     lua_setfield(L, mod, "trace_current");
 }

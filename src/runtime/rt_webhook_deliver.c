@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <lauxlib.h>
 
@@ -289,6 +290,27 @@ static void push_headers(lua_State *Ls, const char *b, size_t n)
     }
 }
 
+/* Push the value of header `name` (lower case) from the stored blob of
+ * NUL-separated name/value pairs, or nil. */
+static void push_header_value(lua_State *Ls, const char *b, size_t n, const char *name)
+{
+    size_t i = 0, nl = strlen(name);
+    while (i < n) {
+        size_t kl = strnlen(b + i, n - i);
+        const char *k = b + i;
+        i += kl + 1;
+        if (i > n)
+            break;
+        size_t vl = strnlen(b + i, n - i);
+        if (kl == nl && strncasecmp(k, name, nl) == 0) {
+            lua_pushlstring(Ls, b + i, vl);
+            return;
+        }
+        i += vl + 1;
+    }
+    lua_pushnil(Ls);
+}
+
 typedef struct spawn_args {
     rt *r;
     rt_version *v;
@@ -342,7 +364,10 @@ static int spawn_body(lua_State *Ls)
     lua_pushinteger(Ls, ev->seq);
     lua_pushstring(Ls, a->id);
     lua_pushcclosure(Ls, l_report, 4);
-    lua_call(Ls, 5, 0);
+    /* the sender's trace context: the delivery span continues it */
+    push_header_value(Ls, ev->headers.ptr, ev->headers.len, "traceparent");
+    push_header_value(Ls, ev->headers.ptr, ev->headers.len, "tracestate");
+    lua_call(Ls, 7, 0);
     return 0;
 }
 

@@ -139,6 +139,15 @@ describe("t.runtime", function()
       assert.are.equal(3, rt:logs { msg = "hook handled" }[1].attempt)
     end)
 
+    it("continues the sender's trace, as lira run does", function()
+      local d = delivery("evt_6", 6)
+      d.headers.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+      assert.is_true(rt:deliver("/hooks/shop", d).handled)
+      assert.are.equal("0af7651916cd43dd8448eb211c80319c", rt:state():get("trace:evt_6"))
+      assert.is_true(rt:deliver("/hooks/shop", delivery("evt_7", 7)).handled)
+      assert.are_not.equal("0af7651916cd43dd8448eb211c80319c", rt:state():get("trace:evt_7"))
+    end)
+
     it("dead-letters after max_attempts", function()
       rt:close()
       rt = t.runtime(HOOKS, { env = { HOOK_SECRET = SECRET }, max_attempts = 2 })
