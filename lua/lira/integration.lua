@@ -36,10 +36,23 @@ local function check_fn(spec, key, level)
   end
 end
 
+-- Paths the runtime's listener answers itself (docs/runtime.md): a webhook
+-- route there would never be reached.
+local RESERVED = { ["/metrics"] = true, ["/healthz"] = true, ["/readyz"] = true }
+
+local function reserved(route)
+  local p = route:gsub("/+$", "")
+  return RESERVED[p] or p == "/admin" or p:find("^/admin/") ~= nil
+end
+
 local function check_webhook(route, h, level)
   if type(route) ~= "string" or not route:find("^/[%w%-%._~/]*$") then
     fail(("webhooks: route %s must be a path like \"/hooks/shop\""):format(
       type(route) == "string" and ("%q"):format(route) or type(route)), level + 1)
+  end
+  if reserved(route) then
+    fail(("webhooks: route %q is the runtime's own (/metrics, /healthz, /readyz, /admin/...)")
+         :format(route), level + 1)
   end
   if type(h) ~= "table" then
     fail(("webhooks[%q] must be a table, got %s"):format(route, type(h)), level + 1)

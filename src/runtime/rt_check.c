@@ -1,6 +1,8 @@
 /* rt_check.c — `lira check`: load each integration file the way `lira run`
- * would (its own state, same validation, the watchdog and memory limit on),
- * but run nothing, and report what lira.runtime's lint sees. Each state
+ * would (its own state, same validation, the watchdog and memory limit on,
+ * its webhook routes read as the listener reads them: verify configs
+ * checked, no route claimed by two files), but run nothing, and report what
+ * lira.runtime's lint sees. Each state
  * gets a private engine (created only if the file makes a client), so
  * checking never touches the durable state of a running instance.
  * lira.config never raises here: a missing variable gets a placeholder. */
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/status.h"
+#include "runtime/rt_webhook.h"
 #include "runtime/runtime.h"
 
 typedef struct counter {
@@ -23,6 +26,46 @@ static void print_line(void *ud, const char *line)
     counter *c = ud;
     c->n++;
     printf("%s\n", line);
+}
+
+/* Every route seen so far, with the file that declared it. */
+typedef struct seen_route {
+    char *path, *file;
+    struct seen_route *next;
+} seen_route;
+
+/* v's webhook routes, read as `lira run` reads them; returns the errors. */
+static int check_routes(rt *r, rt_version *v, const char *file, seen_route **seen)
+{
+    char err[1024];
+    rt_wh_route *routes = NULL;
+    size_t n = 0;
+    if (rt_wh_routes_read(r, v, file, &routes, &n, err, sizeof err) != LIRA_OK) {
+        printf("%s\n", err);
+        return 1;
+    }
+    int errors = 0;
+    for (size_t i = 0; i < n; i++) {
+        seen_route *s = *seen;
+        while (s && strcmp(s->path, routes[i].path) != 0)
+            s = s->next;
+        if (s) {
+            printf("%s:1: error: webhooks[\"%s\"]: the route is already declared by %s\n", file,
+                   routes[i].path, s->file);
+            errors++;
+            continue;
+        }
+        seen_route *ns = calloc(1, sizeof *ns);
+        if (ns && (ns->path = strdup(routes[i].path)) && (ns->file = strdup(file))) {
+            ns->next = *seen;
+            *seen = ns;
+        } else if (ns) {
+            free(ns->path);
+            free(ns);
+        }
+    }
+    rt_wh_routes_free(routes, n);
+    return errors;
 }
 
 int rt_check_files(const rt_opts *o)
@@ -47,6 +90,7 @@ int rt_check_files(const rt_opts *o)
     }
     int errors = 0;
     counter warnings = {0};
+    seen_route *seen = NULL;
     char **names = calloc(nf ? nf : 1, sizeof *names);
     for (size_t i = 0; i < nf; i++) {
         rt_version *v = rt_version_load(&r, files[i], 1, err, sizeof err);
@@ -64,8 +108,16 @@ int rt_check_files(const rt_opts *o)
         }
         if (names)
             names[i] = strdup(v->name);
+        errors += check_routes(&r, v, files[i], &seen);
         rt_version_lint(v, files[i], print_line, &warnings);
         rt_version_close(v);
+    }
+    while (seen) {
+        seen_route *next = seen->next;
+        free(seen->path);
+        free(seen->file);
+        free(seen);
+        seen = next;
     }
     for (size_t i = 0; names && i < nf; i++)
         free(names[i]);

@@ -248,4 +248,31 @@ end }]],
     code = runtime.exec { "check", "--strict", d:file("good.lua") }
     assert.equals(0, code)
   end)
+
+  it("reads webhook routes as lira run does: verify configs, shared and reserved paths",
+     function()
+    local hook = "handle = function() end"
+    local d = runtime.dir {
+      ["std.lua"] = integ("\nreturn lira.integration { name = 'std', webhooks = {\n" ..
+        "  ['/s'] = { verify = { scheme = 'standard', secret = 'not-whsec' }, " .. hook ..
+        " } } }"),
+      ["one.lua"] = integ("\nreturn lira.integration { name = 'one', webhooks = {\n" ..
+        "  ['/same'] = { verify = false, id = 'json:id', " .. hook .. " } } }"),
+      ["two.lua"] = integ("\nreturn lira.integration { name = 'two', webhooks = {\n" ..
+        "  ['/same'] = { verify = false, id = 'json:id', " .. hook .. " } } }"),
+      ["adm.lua"] = integ("\nreturn lira.integration { name = 'adm', webhooks = {\n" ..
+        "  ['/metrics'] = { verify = false, id = 'json:id', " .. hook .. " } } }"),
+    }
+    finally(function() d:rm() end)
+    local code, out = runtime.exec { "check", d.path }
+    assert.equals(1, code)
+    assert.matches(d:file("std.lua") .. ':1: webhooks["/s"]: verify: secret 1 of 1: not ' ..
+                   "whsec_<base64>", out, 1, true)
+    local later = d:file("one.lua") < d:file("two.lua") and "two.lua" or "one.lua"
+    assert.matches(d:file(later) .. ':1: error: webhooks["/same"]: the route is already ' ..
+                   "declared by ", out, 1, true)
+    assert.matches(d:file("adm.lua") .. ':3: lira.integration: webhooks: route "/metrics" is ' ..
+                   "the runtime's own", out, 1, true)
+    assert.matches("4 file(s), 3 error(s)", out, 1, true)
+  end)
 end)
