@@ -14,6 +14,8 @@
 
 #define URL_CAP 2048             /* a redacted URL longer than this is cut */
 #define TAIL_RESERVE 40          /* room kept for ,"truncated":true}\n */
+#define LINE_MAX_FAST (1u << 20) /* past this a length is never worth a fast bound */
+#define FAST_FIELDS 32           /* lines with more fields take the checked path */
 
 typedef struct lbuf {
     char *p;
@@ -219,8 +221,56 @@ static int put_escaped(lbuf *b, const char *s, size_t n)
     return 0;
 }
 
+/* put_escaped in one pass straight into the buffer, for when the worst case
+ * (6 bytes out per byte in: \u00XX, or U+FFFD for a bad byte) fits: no
+ * room check per run. Returns the bytes written. */
+static size_t escape_into(char *p, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, o = 0;
+    while (i < n) {
+        size_t run = plain_run(u, i, n);
+        memcpy(p + o, s + i, run - i);
+        o += run - i;
+        if ((i = run) >= n)
+            break;
+        unsigned c = u[i];
+        if (c == '"' || c == '\\') {
+            p[o++] = '\\', p[o++] = (char)c, i++;
+        } else if (c < 0x20) {
+            static const char hex[] = "0123456789abcdef";
+            char named = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : 0;
+            p[o++] = '\\';
+            if (named) {
+                p[o++] = named;
+            } else {
+                memcpy(p + o, "u00", 3);
+                p[o + 3] = hex[c >> 4], p[o + 4] = hex[c & 15];
+                o += 5;
+            }
+            i++;
+        } else {
+            size_t k = utf8_len(u + i, n - i);
+            if (k == 0) {
+                memcpy(p + o, "\\ufffd", 6), o += 6, i++;
+            } else {
+                memcpy(p + o, s + i, k), o += k, i += k;
+            }
+        }
+    }
+    return o;
+}
+
 static int put_jstr(lbuf *b, const char *s, size_t n)
 {
+    if (!b->full && n <= LINE_MAX_FAST && 6 * n + 2 <= b->cap - b->len) {
+        char *p = b->p + b->len;
+        p[0] = '"';
+        size_t o = escape_into(p + 1, s, n);
+        p[o + 1] = '"';
+        b->len += o + 2;
+        return 0;
+    }
     if (putc_(b, '"') < 0 || put_escaped(b, s, n) < 0)
         return -1;
     return putc_(b, '"');
@@ -387,11 +437,119 @@ static int put_field(lira_log *l, lbuf *b, const lira_log_field *f)
 
 static const char *const upper_names[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
 
+/* ------------------------------------------------------------ fast path */
+
+/* The most bytes field f can take in a JSON line ("," key ":" value), with
+ * its key's and value's lengths; 0 when the field is skipped, SIZE_MAX when
+ * the checked path must write it (a URL to redact, a user's field to check,
+ * an embedded JSON value, anything huge). */
+static size_t field_bound(const lira_log_field *f, size_t *klen, size_t *vlen)
+{
+    if (!f->key || (f->flags & LIRA_LOGF_CHECK))
+        return f->key ? SIZE_MAX : 0;
+    size_t v;
+    switch (f->type) {
+    case LIRA_LOGF_STR:
+        if (!f->s)
+            return 0;
+        *vlen = f->len == SIZE_MAX ? strlen(f->s) : f->len;
+        if (*vlen > LINE_MAX_FAST)
+            return SIZE_MAX;
+        v = (f->flags & LIRA_LOGF_PLAIN ? *vlen : 6 * *vlen) + 2;
+        break;
+    case LIRA_LOGF_INT:
+    case LIRA_LOGF_BOOL:
+        v = 24;
+        break;
+    case LIRA_LOGF_NUM:
+        v = 40;   /* %.15g: at most 23 */
+        break;
+    default:
+        return SIZE_MAX;
+    }
+    *klen = strlen(f->key);
+    if (*klen > LINE_MAX_FAST)
+        return SIZE_MAX;
+    return v + (f->flags & LIRA_LOGF_KEYOK ? *klen : 6 * *klen) + 4;
+}
+
+static size_t value_into(char *p, const lira_log_field *f, size_t vlen)
+{
+    size_t o = 0;
+    switch (f->type) {
+    case LIRA_LOGF_STR:
+        p[o++] = '"';
+        if (f->flags & LIRA_LOGF_PLAIN)
+            memcpy(p + o, f->s, vlen), o += vlen;
+        else
+            o += escape_into(p + o, f->s, vlen);
+        p[o++] = '"';
+        return o;
+    case LIRA_LOGF_INT:
+        return format_int(f->i, p);
+    case LIRA_LOGF_BOOL:
+        return f->i ? (memcpy(p, "true", 4), 4) : (memcpy(p, "false", 5), 5);
+    default:
+        if (!isfinite(f->d))
+            return memcpy(p, "null", 4), 4;
+        if ((o = format_millis(f->d, p)) == 0)
+            o = (size_t)snprintf(p, 40, "%.15g", f->d);
+        return o;
+    }
+}
+
+/* A JSON line whose worst case fits, written with no room checks; 0 when
+ * it may not fit or has a field only the checked path writes (then the
+ * checked path produces it, field by field). The output is the same. */
+static size_t fast_json(lira_log *l, lira_log_level lv, int64_t wall_ns, const char *msg,
+                        const lira_log_field *f, size_t n)
+{
+    size_t klen[FAST_FIELDS], vlen[FAST_FIELDS], ml = strlen(msg);
+    const char *ln = lira_log_level_name(lv);
+    size_t lnl = strlen(ln), need = 64 + lnl + 6 * ml;
+    if (n > FAST_FIELDS || ml > LINE_MAX_FAST)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t bound = field_bound(&f[i], &klen[i], &vlen[i]);
+        if (bound == SIZE_MAX)
+            return 0;
+        need += bound;
+    }
+    if (need > l->max_line - TAIL_RESERVE)
+        return 0;
+    char *p = l->line;
+    lbuf b = {p, 0, l->max_line, 0};
+    put(&b, "{\"ts\":\"", 7);
+    put_ts(l, &b, wall_ns);
+    size_t o = b.len;
+    memcpy(p + o, "\",\"level\":\"", 11), o += 11;
+    memcpy(p + o, ln, lnl), o += lnl;
+    memcpy(p + o, "\",\"msg\":\"", 9), o += 9;
+    o += escape_into(p + o, msg, ml);
+    p[o++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (!f[i].key || (f[i].type == LIRA_LOGF_STR && !f[i].s))
+            continue;
+        p[o++] = ',', p[o++] = '"';
+        if (f[i].flags & LIRA_LOGF_KEYOK)
+            memcpy(p + o, f[i].key, klen[i]), o += klen[i];
+        else
+            o += escape_into(p + o, f[i].key, klen[i]);
+        p[o++] = '"', p[o++] = ':';
+        o += value_into(p + o, &f[i], vlen[i]);
+    }
+    p[o++] = '}', p[o++] = '\n';
+    return o;
+}
+
 size_t lira__log_format(lira_log *l, lira_log_level lv, int64_t wall_ns, const char *msg,
                         const lira_log_field *f, size_t n, uint64_t suppressed)
 {
-    lbuf b = {l->line, 0, l->max_line - TAIL_RESERVE, 0};
     int text = l->format == LIRA_LOG_TEXT, truncated = 0;
+    size_t fast = text || suppressed ? 0 : fast_json(l, lv, wall_ns, msg, f, n);
+    if (fast)
+        return fast;
+    lbuf b = {l->line, 0, l->max_line - TAIL_RESERVE, 0};
     if (text) {
         put_ts(l, &b, wall_ns);
         putc_(&b, ' ');

@@ -123,6 +123,48 @@ static void test_escaping(void)
     done(l);
 }
 
+#define PAD10 "pppppppppp"
+#define PAD70 PAD10 PAD10 PAD10 PAD10 PAD10 PAD10 PAD10
+
+/* Every kind of field through the unchecked path (a short line) and the
+ * checked one (max_line too small for the worst case): the same bytes. */
+static void test_fast_and_checked_agree(void)
+{
+    lira_log_field f[] = {
+        {.key = "client", .type = LIRA_LOGF_STR, .flags = LIRA_LOGF_KEYOK, .s = "sh\"op",
+         .len = SIZE_MAX},
+        {.key = "trace_id", .type = LIRA_LOGF_STR, .flags = LIRA_LOGF_KEYOK | LIRA_LOGF_PLAIN,
+         .s = "4bf92f35", .len = SIZE_MAX},
+        {.key = "skipped", .type = LIRA_LOGF_STR, .s = NULL},
+        {.key = NULL, .type = LIRA_LOGF_INT, .i = 1},
+        {.key = "n", .type = LIRA_LOGF_INT, .i = -42},
+        {.key = "ms", .type = LIRA_LOGF_NUM, .d = 12.345},
+        {.key = "g", .type = LIRA_LOGF_NUM, .d = 1.0 / 3},
+        {.key = "inf", .type = LIRA_LOGF_NUM, .d = INFINITY},
+        {.key = "b", .type = LIRA_LOGF_BOOL, .i = 0},
+        {.key = "k\tey", .type = LIRA_LOGF_STR, .s = "v\x01", .len = SIZE_MAX},
+        /* 6 bytes per byte at worst: past 512 in all, though the line is not */
+        {.key = "pad", .type = LIRA_LOGF_STR, .s = PAD70, .len = SIZE_MAX},
+    };
+    char first[1024];
+    for (int round = 0; round < 2; round++) {
+        lira_log_options o;
+        lira_log_options_default(&o);
+        o.max_line = round == 0 ? 8192 : 512;
+        lira_log *l = open_tmp(&o);
+        CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "call", f, 11), LIRA_OK);
+        if (round == 0)
+            snprintf(first, sizeof first, "%s", slurp());
+        else
+            CHECK_STR(slurp(), first);
+        done(l);
+    }
+    CHECK_STR(first, "{\"ts\":\"2023-11-14T22:13:20.123Z\",\"level\":\"info\",\"msg\":\"call\","
+                     "\"client\":\"sh\\\"op\",\"trace_id\":\"4bf92f35\",\"n\":-42,\"ms\":12.345,"
+                     "\"g\":0.333333333333333,\"inf\":null,\"b\":false,\"k\\tey\":\"v\\u0001\","
+                     "\"pad\":\"" PAD70 "\"}\n");
+}
+
 static void test_redaction(void)
 {
     lira_log_options o;
@@ -342,6 +384,7 @@ int main(void)
     RUN(test_json_line_exact);
     RUN(test_numbers);
     RUN(test_escaping);
+    RUN(test_fast_and_checked_agree);
     RUN(test_redaction);
     RUN(test_levels);
     RUN(test_rate_limit);
