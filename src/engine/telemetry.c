@@ -265,34 +265,49 @@ static const char *or_unknown(const char *s)
     return s && *s ? s : "unknown";
 }
 
-/* The host of an absolute URL (no userinfo, no port) into out. */
+/* Where the authority of url starts: after "scheme://" (read directly, as
+ * almost every URL has one), else after the first "://", else at 0. */
+static const char *authority_of(const char *url)
+{
+    size_t i = 0;
+    if ((url[0] | 0x20) >= 'a' && (url[0] | 0x20) <= 'z')
+        while (((url[i] | 0x20) >= 'a' && (url[i] | 0x20) <= 'z') ||
+               (url[i] >= '0' && url[i] <= '9') || url[i] == '+' || url[i] == '-' ||
+               url[i] == '.')
+            i++;
+    if (i && url[i] == ':' && url[i + 1] == '/' && url[i + 2] == '/')
+        return url + i + 3;
+    const char *p = strstr(url, "://");
+    return p ? p + 3 : url;
+}
+
+/* The host of an absolute URL (no userinfo, no port) into out: one pass
+ * over the authority, which ends at '/', '?' or '#' and whose host starts
+ * after its last '@'. */
 static void host_of(const char *url, char *out, size_t cap)
 {
+    static const unsigned char stop[256] = {[0] = 1, ['/'] = 1, ['?'] = 1, ['#'] = 1,
+                                            ['@'] = 2};
     out[0] = '\0';
     if (!url)
         return;
-    const char *p = strstr(url, "://");
-    p = p ? p + 3 : url;
-    size_t auth = strcspn(p, "/?#");
-    for (size_t i = auth; i > 0; i--) {
-        if (p[i - 1] == '@') {
-            p += i;
-            auth -= i;
-            break;
-        }
-    }
-    size_t n = 0;
-    if (auth && p[0] == '[') {
-        while (n < auth && p[n] != ']')
+    const char *p = authority_of(url), *host = p;
+    size_t k = 0;
+    for (; stop[(unsigned char)p[k]] != 1; k++)
+        if (p[k] == '@')
+            host = p + k + 1;
+    size_t auth = (size_t)(p + k - host), n = 0;
+    if (auth && host[0] == '[') {
+        while (n < auth && host[n] != ']')
             n++;
         n += n < auth;
     } else {
-        while (n < auth && p[n] != ':')
+        while (n < auth && host[n] != ':')
             n++;
     }
     if (n >= cap)
         n = cap - 1;
-    memcpy(out, p, n);
+    memcpy(out, host, n);
     out[n] = '\0';
 }
 
@@ -365,7 +380,9 @@ void lira_telemetry_call_start(lira_telemetry *t, lira_tel_call *tc, int64_t now
     tc->trace_id[0] = tc->span_id[0] = '\0';
     tc->trace = NULL;
     memcpy(tc->correlation_id, t->correlation_id, strlen(t->correlation_id) + 1);
-    host_of(tc->url, tc->server_address, sizeof tc->server_address);
+    tc->server_address[0] = '\0';   /* a metric label only */
+    if (!t->metrics_off)
+        host_of(tc->url, tc->server_address, sizeof tc->server_address);
     if (t->has_sink && t->sink.call_start)
         t->sink.call_start(t->sink.ud, tc, now, wall);
     tc->metrics_site = NULL;
