@@ -349,7 +349,7 @@ static lira_span_data *record_new(lira_tracer *t, const lira_span *sp, const cha
 int lira_span_start(lira_tracer *t, lira_span *sp, const char *name, lira_span_kind kind,
                     const lira_span_ctx *parent)
 {
-    return lira__span_start_ex(t, sp, name, kind, parent, 1);
+    return lira__span_start_ex(t, sp, name, kind, parent, LIRA__SPAN_RECORD);
 }
 
 int lira__span_start_ex(lira_tracer *t, lira_span *sp, const char *name, lira_span_kind kind,
@@ -376,13 +376,23 @@ int lira__span_start_ex(lira_tracer *t, lira_span *sp, const char *name, lira_sp
         sp->ctx.tracestate[0] = '\0';
         parent = NULL;
     }
-    lira_span_id_new(rng, sp->ctx.span_id);
     int sampled = lira_sampler_decide(&t->sampler, parent, sp->ctx.trace_id);
     sp->ctx.flags = sampled ? LIRA_TRACE_FLAG_SAMPLED : 0;
+    if ((record & LIRA__SPAN_LAZY_ID) && !sampled)
+        memset(sp->ctx.span_id, 0, sizeof sp->ctx.span_id);   /* lira__span_ensure_id */
+    else
+        lira_span_id_new(rng, sp->ctx.span_id);
     t->stats.started++;
-    if (record && sampled && t->exporter && !t->closed)
+    if ((record & LIRA__SPAN_RECORD) && sampled && t->exporter && !t->closed)
         sp->rec = record_new(t, sp, name ? name : "span", kind);
     return LIRA_OK;
+}
+
+void lira__span_ensure_id(lira_tracer *t, lira_span *sp)
+{
+    static const uint8_t none[LIRA_SPAN_ID_SIZE];
+    if (memcmp(sp->ctx.span_id, none, sizeof none) == 0)
+        lira_span_id_new(lira_engine_rng(t->e), sp->ctx.span_id);
 }
 
 int lira__span_wants_record(const lira_tracer *t, const lira_span *sp)

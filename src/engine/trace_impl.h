@@ -27,9 +27,14 @@ struct lira_tracer {
 /* lira_span_start, but with `record` 0 the span gets its context (ids,
  * sampling) and no record even when sampled: lira__span_record_late can
  * add one afterwards (the call span of trace_sink.c, recorded only when a
- * call has a second attempt or none). */
+ * call has a second attempt or none). LIRA__SPAN_LAZY_ID: an unsampled span
+ * gets no span id yet (all zero) until lira__span_ensure_id draws one —
+ * most calls' spans are never seen by anyone. */
+#define LIRA__SPAN_RECORD 1
+#define LIRA__SPAN_LAZY_ID 2
 int lira__span_start_ex(lira_tracer *t, lira_span *sp, const char *name, lira_span_kind kind,
                         const lira_span_ctx *parent, int record);
+void lira__span_ensure_id(lira_tracer *t, lira_span *sp);
 int lira__span_wants_record(const lira_tracer *t, const lira_span *sp);
 void lira__span_record_late(lira_tracer *t, lira_span *sp, const char *name, lira_span_kind kind,
                             int64_t start_unix_ns);

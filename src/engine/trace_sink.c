@@ -46,8 +46,9 @@ struct trace_call {
 /* The call span's ids into tc, for a line that carries them (a call of
  * several attempts, or none). A call of one attempt never needs this: its
  * line carries the ids its traceparent already spelled out. */
-static void hex_ids(const lira_span *sp, lira_tel_call *tc)
+static void hex_ids(lira_tracer *t, lira_span *sp, lira_tel_call *tc)
 {
+    lira__span_ensure_id(t, sp);
     lira_trace_id_format(sp->ctx.trace_id, tc->trace_id, sizeof tc->trace_id);
     lira_span_id_format(sp->ctx.span_id, tc->span_id, sizeof tc->span_id);
 }
@@ -91,6 +92,7 @@ static void end_attempt(trace_call *c, const lira_http_response *res)
  * and attributes. */
 static void record_call(lira_tracer *t, trace_call *c, const lira_tel_call *tc)
 {
+    lira__span_ensure_id(t, &c->call);
     lira__span_record_late(t, &c->call, c->name, LIRA_SPAN_INTERNAL, c->start_wall);
     if (c->call.rec) {
         set_cstr(&c->call, "lira.client", tc->client);
@@ -147,12 +149,19 @@ static void on_call_start(void *ud, lira_tel_call *tc, int64_t now, int64_t wall
         t->pool = c->next, t->npool--;
     else if (!(c = malloc(sizeof *c)))
         return;
-    call_name(c->name, tc->method ? tc->method : "HTTP", tc->endpoint);
     c->attempt.started = 0;
     c->held = NULL;
     c->attempts = c->multi = 0;
-    lira__span_start_ex(t, &c->call, c->name, LIRA_SPAN_INTERNAL, lira_tracer_current(t), 0);
-    c->start_wall = lira__span_wants_record(t, &c->call) ? lira_engine_wall(t->e) : 0;
+    /* Unsampled: no call span id (no one sees it unless the call has
+     * several attempts or none) and no span name (nothing is recorded). */
+    lira__span_start_ex(t, &c->call, NULL, LIRA_SPAN_INTERNAL, lira_tracer_current(t),
+                        LIRA__SPAN_LAZY_ID);
+    c->start_wall = 0;
+    c->name[0] = '\0';
+    if (lira__span_wants_record(t, &c->call)) {
+        c->start_wall = lira_engine_wall(t->e);
+        call_name(c->name, tc->method ? tc->method : "HTTP", tc->endpoint);
+    }
     tc->trace = c;
     /* No hex yet: most calls have one attempt, whose traceparent spells
      * the ids out for the log line (on_attempt_start). */
@@ -179,7 +188,7 @@ static void on_attempt_start(void *ud, lira_tel_call *tc, int attempt, int64_t n
     }
     lira_tracer *t = ud;
     lira__span_start_http_memo(t, &c->attempt, &c->call.ctx, tc->method ? tc->method : "GET",
-                               tc->url ? tc->url : "", attempt - 1, c->name,
+                               tc->url ? tc->url : "", attempt - 1, c->name[0] ? c->name : NULL,
                                lira__telemetry_url_memo(t->e));
     /* The trace and span ids are in the traceparent just written
      * ("00-<trace>-<span>-<flags>"): copy them for the lines. */
@@ -191,7 +200,7 @@ static void on_attempt_start(void *ud, lira_tel_call *tc, int attempt, int64_t n
     } else {
         if (traceparent && cap)
             traceparent[0] = '\0';
-        hex_ids(&c->attempt, tc);
+        hex_ids(ud, &c->attempt, tc);
     }
 }
 
@@ -225,7 +234,7 @@ static void on_call_end(void *ud, lira_tel_call *tc, const lira_call_result *r, 
         if (!c->multi)
             record_call(t, c, tc);   /* no attempt at all: the call span tells why */
         call_outcome(c, r);
-        hex_ids(&c->call, tc);   /* the line carries the call span */
+        hex_ids(t, &c->call, tc);   /* the line carries the call span */
         lira_span_end(&c->call);
     }
     tc->trace = NULL;

@@ -136,6 +136,40 @@ static void test_traceparent_per_attempt_and_log_ids(void)
     close_tel(&f);
 }
 
+/* Unsampled, the call span gets its id only when a line shows it: a call
+ * of two attempts still logs a call span id of its own (not zero, not an
+ * attempt's), in the same trace as the traceparents sent. */
+static void test_unsampled_call_span_id(void)
+{
+    fx f;
+    lira_upstream_config c = fx_config();
+    open_tel(&f, &c, LIRA_LOG_INFO);
+    lira_sampler off;
+    lira_sampler_init(&off, LIRA_SAMPLER_ALWAYS_OFF, 1.0);
+    CHECK_EQ(lira_tracer_install(f.e, &off, NULL, NULL), LIRA_OK);
+    fx_push(&f, NULL, 503, LIRA_FAIL_NONE, 10 * MS, 0);
+    fx_push(&f, NULL, 200, LIRA_FAIL_NONE, 10 * MS, 0);
+    lira_call_spec s = fx_spec("GET", "http://api.test/orders/42");
+    outcome o;
+    CHECK_EQ(fx_start(&f, &s, &o), LIRA_OK);
+    fx_wait(&f, &o);
+    const char *tp1 = lira_script_request_header(fx_req(&f, 0), "traceparent");
+    const char *tp2 = lira_script_request_header(fx_req(&f, 1), "traceparent");
+    const char *log = slurp(), *sid = strstr(log, "\"span_id\":\"");
+    const char *tid = strstr(log, "\"trace_id\":\"");
+    CHECK(tp1 && tp2 && sid && tid);
+    if (tp1 && tp2 && sid && tid) {
+        CHECK(strcmp(tp1 + 52, "-00") == 0);          /* unsampled */
+        CHECK(strncmp(tid + 12, tp1 + 3, 32) == 0);
+        CHECK(strncmp(sid + 11, "0000000000000000", 16) != 0);
+        CHECK(strncmp(sid + 11, tp1 + 36, 16) != 0);
+        CHECK(strncmp(sid + 11, tp2 + 36, 16) != 0);
+        CHECK_EQ(sid[27], '"');
+    }
+    outcome_free(&o);
+    close_tel(&f);
+}
+
 static void test_user_traceparent_wins(void)
 {
     fx f;
@@ -287,6 +321,7 @@ static void test_burst_is_bounded(void)
 int main(void)
 {
     RUN(test_traceparent_per_attempt_and_log_ids);
+    RUN(test_unsampled_call_span_id);
     RUN(test_user_traceparent_wins);
     RUN(test_endpoint_keeps_no_secret);
     RUN(test_breaker_and_budget);
