@@ -126,6 +126,7 @@ typedef struct lira_log_field {
     const char *key;         /* NULL: the field is skipped (optional fields) */
     unsigned char type;      /* LIRA_LOGF_STR ... */
     unsigned char flags;     /* LIRA_LOGF_DEDUPE | LIRA_LOGF_CHECK | ... */
+    uint16_t klen;           /* strlen(key) when known (a literal); 0 = count it */
     const char *s;           /* STR, URL, JSON; NULL: the field is skipped */
     size_t len;              /* of s; SIZE_MAX = NUL-terminated */
     int64_t i;               /* INT, BOOL */

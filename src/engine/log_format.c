@@ -467,7 +467,7 @@ static size_t field_bound(const lira_log_field *f, size_t *klen, size_t *vlen)
     default:
         return SIZE_MAX;
     }
-    *klen = strlen(f->key);
+    *klen = f->klen ? f->klen : strlen(f->key);
     if (*klen > LINE_MAX_FAST)
         return SIZE_MAX;
     return v + (f->flags & LIRA_LOGF_KEYOK ? *klen : 6 * *klen) + 4;

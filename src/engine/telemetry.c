@@ -321,26 +321,42 @@ static void status_class(int status, char out[5])
     }
 }
 
-/* Every key below is a literal (LIRA_LOGF_KEYOK); values the hub made
- * itself (hex ids, enum names) are passed with LIRA_LOGF_PLAIN. */
-static lira_log_field fstr(const char *k, const char *v, unsigned flags)
+/* Every key below is a literal (LIRA_LOGF_KEYOK, its length known:
+ * these run for every call); values the hub made itself (hex ids, enum
+ * names) are passed with LIRA_LOGF_PLAIN. */
+static lira_log_field fstr_(const char *k, uint16_t kl, const char *v, unsigned flags)
 {
     return (lira_log_field){.key = v && *v ? k : NULL, .type = LIRA_LOGF_STR,
-                            .flags = (unsigned char)(flags | LIRA_LOGF_KEYOK), .s = v,
-                            .len = SIZE_MAX};
+                            .flags = (unsigned char)(flags | LIRA_LOGF_KEYOK), .klen = kl,
+                            .s = v, .len = SIZE_MAX};
 }
 
-static lira_log_field fint(const char *k, int64_t v, unsigned flags)
+static lira_log_field fint_(const char *k, uint16_t kl, int64_t v, unsigned flags)
 {
     return (lira_log_field){.key = k, .type = LIRA_LOGF_INT,
-                            .flags = (unsigned char)(flags | LIRA_LOGF_KEYOK), .i = v};
+                            .flags = (unsigned char)(flags | LIRA_LOGF_KEYOK), .klen = kl,
+                            .i = v};
 }
 
-static lira_log_field fms(const char *k, int64_t ns)
+static lira_log_field fms_(const char *k, uint16_t kl, int64_t ns)
 {
     return (lira_log_field){.key = k, .type = LIRA_LOGF_NUM, .flags = LIRA_LOGF_KEYOK,
-                            .d = (double)(ns / 1000) / 1000.0};
+                            .klen = kl, .d = (double)(ns / 1000) / 1000.0};
 }
+
+/* A hex id of a known length ("" = none): no strlen. */
+static lira_log_field fid_(const char *k, uint16_t kl, const char *v, size_t len)
+{
+    lira_log_field f = fstr_(k, kl, v, LIRA_LOGF_PLAIN);
+    f.len = v[0] ? len : 0;
+    return f;
+}
+
+#define fstr(k, v, flags) fstr_((k), sizeof(k) - 1, (v), (flags))
+#define fint(k, v, flags) fint_((k), sizeof(k) - 1, (v), (flags))
+#define fint_if(c, k, v, flags) fint_((c) ? (k) : NULL, sizeof(k) - 1, (v), (flags))
+#define fms(k, ns) fms_((k), sizeof(k) - 1, (ns))
+#define fid(k, v, len) fid_((k), sizeof(k) - 1, (v), (len))
 
 /* The fields every line about a call starts with. The URL is redacted
  * through the memo when it can be (the call's spans share the result). */
@@ -352,7 +368,7 @@ static size_t call_fields(lira_telemetry *t, const lira_tel_call *tc, lira_log_f
     const char *red = tc->url ? lira__url_memo_get(t->urls, tc->url, strlen(tc->url), &rlen)
                               : NULL;
     f[n++] = red ? (lira_log_field){.key = "url", .type = LIRA_LOGF_STR,
-                                    .flags = LIRA_LOGF_KEYOK, .s = red, .len = rlen}
+                                    .flags = LIRA_LOGF_KEYOK, .klen = 3, .s = red, .len = rlen}
                  : (lira_log_field){.key = tc->url ? "url" : NULL, .type = LIRA_LOGF_URL,
                                     .flags = LIRA_LOGF_KEYOK, .s = tc->url, .len = SIZE_MAX};
     f[n++] = fstr("endpoint", tc->endpoint, LIRA_LOGF_DEDUPE);
@@ -364,8 +380,8 @@ static size_t id_fields(const lira_tel_call *tc, lira_log_field *f)
     size_t n = 0;
     f[n++] = fstr("request_id", tc->request_id, 0);
     f[n++] = fstr("correlation_id", tc->correlation_id, 0);
-    f[n++] = fstr("trace_id", tc->trace_id, LIRA_LOGF_PLAIN);
-    f[n++] = fstr("span_id", tc->span_id, LIRA_LOGF_PLAIN);
+    f[n++] = fid("trace_id", tc->trace_id, LIRA_TRACE_ID_HEX_SIZE - 1);
+    f[n++] = fid("span_id", tc->span_id, LIRA_SPAN_ID_HEX_SIZE - 1);
     return n;
 }
 
@@ -468,7 +484,7 @@ void lira_telemetry_attempt_end(lira_telemetry *t, lira_tel_call *tc,
     size_t n = call_fields(t, tc, f);
     const lira_http_response *res = a->res;
     f[n++] = fint("attempt", a->attempt, 0);
-    f[n++] = fint(res && res->status ? "status" : NULL, res ? res->status : 0, 0);
+    f[n++] = fint_if(res && res->status, "status", res ? res->status : 0, 0);
     f[n++] = fms("latency_ms", a->duration_ns);
     n += id_fields(tc, f + n);
     f[n++] = fstr("error", res && res->failure != LIRA_FAIL_NONE ?
@@ -522,7 +538,7 @@ void lira_telemetry_call_end(lira_telemetry *t, lira_tel_call *tc, const lira_ca
         return;
     lira_log_field f[16];
     size_t n = call_fields(t, tc, f);
-    f[n++] = fint(status ? "status" : NULL, status, LIRA_LOGF_DEDUPE);
+    f[n++] = fint_if(status, "status", status, LIRA_LOGF_DEDUPE);
     f[n++] = fint("attempts", r->attempts, 0);
     f[n++] = fms("latency_ms", now - tc->start_ns);
     n += id_fields(tc, f + n);
