@@ -265,52 +265,6 @@ static const char *or_unknown(const char *s)
     return s && *s ? s : "unknown";
 }
 
-/* Where the authority of url starts: after "scheme://" (read directly, as
- * almost every URL has one), else after the first "://", else at 0. */
-static const char *authority_of(const char *url)
-{
-    size_t i = 0;
-    if ((url[0] | 0x20) >= 'a' && (url[0] | 0x20) <= 'z')
-        while (((url[i] | 0x20) >= 'a' && (url[i] | 0x20) <= 'z') ||
-               (url[i] >= '0' && url[i] <= '9') || url[i] == '+' || url[i] == '-' ||
-               url[i] == '.')
-            i++;
-    if (i && url[i] == ':' && url[i + 1] == '/' && url[i + 2] == '/')
-        return url + i + 3;
-    const char *p = strstr(url, "://");
-    return p ? p + 3 : url;
-}
-
-/* The host of an absolute URL (no userinfo, no port) into out: one pass
- * over the authority, which ends at '/', '?' or '#' and whose host starts
- * after its last '@'. */
-static void host_of(const char *url, char *out, size_t cap)
-{
-    static const unsigned char stop[256] = {[0] = 1, ['/'] = 1, ['?'] = 1, ['#'] = 1,
-                                            ['@'] = 2};
-    out[0] = '\0';
-    if (!url)
-        return;
-    const char *p = authority_of(url), *host = p;
-    size_t k = 0;
-    for (; stop[(unsigned char)p[k]] != 1; k++)
-        if (p[k] == '@')
-            host = p + k + 1;
-    size_t auth = (size_t)(p + k - host), n = 0;
-    if (auth && host[0] == '[') {
-        while (n < auth && host[n] != ']')
-            n++;
-        n += n < auth;
-    } else {
-        while (n < auth && host[n] != ':')
-            n++;
-    }
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, host, n);
-    out[n] = '\0';
-}
-
 static void status_class(int status, char out[5])
 {
     if (status >= 100 && status <= 599) {
@@ -398,7 +352,7 @@ void lira_telemetry_call_start(lira_telemetry *t, lira_tel_call *tc, int64_t now
     memcpy(tc->correlation_id, t->correlation_id, strlen(t->correlation_id) + 1);
     tc->server_address[0] = '\0';   /* a metric label only */
     if (!t->metrics_off)
-        host_of(tc->url, tc->server_address, sizeof tc->server_address);
+        lira__url_host(tc->url, tc->server_address, sizeof tc->server_address);
     if (t->has_sink && t->sink.call_start)
         t->sink.call_start(t->sink.ud, tc, now, wall);
     tc->metrics_site = NULL;

@@ -64,3 +64,51 @@ const char *lira__url_memo_get(lira_url_memo *m, const char *url, size_t len, si
     *red_len = full;
     return e->red;
 }
+
+/* ------------------------------------------------------------ host */
+
+/* Where the authority of url starts: after "scheme://" (read directly, as
+ * almost every URL has one), else after the first "://", else at 0. */
+static const char *authority_of(const char *url)
+{
+    size_t i = 0;
+    if ((url[0] | 0x20) >= 'a' && (url[0] | 0x20) <= 'z')
+        while (((url[i] | 0x20) >= 'a' && (url[i] | 0x20) <= 'z') ||
+               (url[i] >= '0' && url[i] <= '9') || url[i] == '+' || url[i] == '-' ||
+               url[i] == '.')
+            i++;
+    if (i && url[i] == ':' && url[i + 1] == '/' && url[i + 2] == '/')
+        return url + i + 3;
+    const char *p = strstr(url, "://");
+    return p ? p + 3 : url;
+}
+
+/* The host of an absolute URL (no userinfo, no port) into out: one pass
+ * over the authority, which ends at '/', '?' or '#' and whose host starts
+ * after its last '@'. */
+void lira__url_host(const char *url, char *out, size_t cap)
+{
+    static const unsigned char stop[256] = {[0] = 1, ['/'] = 1, ['?'] = 1, ['#'] = 1,
+                                            ['@'] = 2};
+    out[0] = '\0';
+    if (!url)
+        return;
+    const char *p = authority_of(url), *host = p;
+    size_t k = 0;
+    for (; stop[(unsigned char)p[k]] != 1; k++)
+        if (p[k] == '@')
+            host = p + k + 1;
+    size_t auth = (size_t)(p + k - host), n = 0;
+    if (auth && host[0] == '[') {
+        while (n < auth && host[n] != ']')
+            n++;
+        n += n < auth;
+    } else {
+        while (n < auth && host[n] != ':')
+            n++;
+    }
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, host, n);
+    out[n] = '\0';
+}

@@ -25,6 +25,11 @@ void lira__url_memo_free(lira_url_memo *m);
  * form is too long to keep: redact it yourself. */
 const char *lira__url_memo_get(lira_url_memo *m, const char *url, size_t len, size_t *red_len);
 
+/* The host of an absolute URL (no userinfo, no port; an IPv6 literal keeps
+ * its brackets) into out (cap > 0, always NUL-terminated, cut to fit): the
+ * server_address label. "" for NULL. */
+void lira__url_host(const char *url, char *out, size_t cap);
+
 /* The memo of the engine's hub (NULL when none): for the trace sink. */
 struct lira_engine;
 lira_url_memo *lira__telemetry_url_memo(const struct lira_engine *e);
