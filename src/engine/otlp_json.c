@@ -107,8 +107,17 @@ static void jb_str(jbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
+    size_t i = plain_run(u, 0, n);
+    if (i == n && !b->err && n + 2 < b->cap - b->len) {   /* the usual string, as it is */
+        char *p = b->p + b->len;
+        p[0] = '"';
+        memcpy(p + 1, s, n);
+        p[n + 1] = '"';
+        b->len += n + 2;
+        return;
+    }
     JB_LIT(b, "\"");
-    size_t i = 0;
+    jb_put(b, s, i);   /* the plain run already scanned */
     while (i < n) {
         size_t run = plain_run(u, i, n);
         jb_put(b, s + i, run - i);
