@@ -40,7 +40,7 @@
 
 typedef struct lira_store lira_store;
 
-#define LIRA_STORE_SCHEMA     2                /* the schema this build writes */
+#define LIRA_STORE_SCHEMA     3                /* the schema this build writes */
 #define LIRA_STORE_VALUE_MAX  (16u << 20)      /* bytes per value / body / headers */
 #define LIRA_STORE_NAME_MAX   1024             /* bytes: names, namespaces, scopes,
                                                   routes, event ids, clients, methods */
@@ -275,6 +275,12 @@ int lira_store_inbox_insert_batch(lira_store *s, const lira_store_event_in *evs,
  * `route` (NULL = every route), at most `limit`. */
 int lira_store_inbox_due(lira_store *s, const char *route, int64_t now_ms, int limit,
                          lira_store_event_fn fn, void *ud, int *count);
+/* The oldest pending events of `route`, due or not (a retrying event is
+ * pending), in arrival order, at most `limit`: the loop reads a route's
+ * next deliveries in one query (one read of the pages the committer's
+ * last commit changed) instead of one query per event. */
+int lira_store_inbox_head(lira_store *s, const char *route, int limit,
+                          lira_store_event_fn fn, void *ud, int *count);
 /* Events in `state` (-1 = any) with seq > after_seq, in order (admin, CLI). */
 int lira_store_inbox_list(lira_store *s, int state, int64_t after_seq, int limit,
                           lira_store_event_fn fn, void *ud, int *count);

@@ -23,6 +23,7 @@
 #include "engine/log.h"
 #include "engine/telemetry.h"
 #include "runtime/rt_webhook.h"
+#include "runtime/rt_wh_due.h"
 
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS (5 * 60 * 1000)
@@ -44,6 +45,7 @@ typedef struct rstate {
     rt_version *v;             /* where it runs */
     int64_t received_ms;
     int attempt;
+    rt_wh_due *due;            /* the route's next events (rt_wh_due.c) */
     int64_t pending, done, dead;
     uint64_t handled, failed, dead_total;
     last_ev last[RT_WH_LAST_EVENTS];
@@ -56,6 +58,7 @@ struct rt_wh_loop {
     lira_timer timer;
     rstate *routes;
     int64_t last_purge, last_ckpt, last_depth;
+    uint64_t gen;              /* bumped when the committer stored events */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -71,7 +74,9 @@ static rstate *rs_for(struct rt_wh_loop *L, const char *path)
         if (strcmp(s->path, path) == 0)
             return s;
     rstate *s = calloc(1, sizeof *s);
-    if (!s || !(s->path = strdup(path))) {
+    if (!s || !(s->path = strdup(path)) || !(s->due = rt_wh_due_new())) {
+        if (s)
+            free(s->path);
         free(s);
         return NULL;
     }
@@ -178,6 +183,7 @@ void rt_wh_loop_stop(rt *r)
         rstate *s = L->routes;
         L->routes = s->next;
         free(s->path);
+        rt_wh_due_free(s->due);
         free(s);
     }
     free(L);
@@ -219,8 +225,9 @@ static void delivered(rt *r, const char *path, int64_t seq, const char *id, int 
     int max = ro ? ro->max_attempts : RT_WH_MAX_ATTEMPTS_DEFAULT;
     rt_wh_table_put(w, t);
     if (ok) {
-        if (rt_wh_mark_done(w, seq, now) != LIRA_OK)
-            lira_store_inbox_done(L->s, seq, now);
+        if (rt_wh_mark_done(w, seq, now) == LIRA_OK ||
+            lira_store_inbox_done(L->s, seq, now) == LIRA_OK)
+            rt_wh_due_drop(rs->due, seq);
         rs->handled++;
         attempt_count(r, path, "ok");
         lira_series *h = series(r, "lira_webhook_processing_seconds", LIRA_METRIC_HISTOGRAM,
@@ -230,8 +237,14 @@ static void delivered(rt *r, const char *path, int64_t seq, const char *id, int 
         remember(rs, id, seq, rs->attempt, "ok", NULL, now);
     } else {
         int dead = 0;
-        lira_store_inbox_fail(L->s, seq, msg ? msg : "error", now + backoff_ms(rs->attempt),
-                              max, &dead);
+        int64_t next_at = now + backoff_ms(rs->attempt);
+        if (lira_store_inbox_fail(L->s, seq, msg ? msg : "error", next_at, max, &dead) ==
+            LIRA_OK) {
+            if (dead)
+                rt_wh_due_drop(rs->due, seq);
+            else
+                rt_wh_due_failed(rs->due, seq, next_at);
+        }
         rs->failed++;
         attempt_count(r, path, dead ? "dead" : "error");
         if (dead)
@@ -371,32 +384,6 @@ static int spawn_body(lua_State *Ls)
     return 0;
 }
 
-typedef struct copy_ev {
-    lira_store_event ev;
-    char *id, *body, *headers;
-    int got;
-} copy_ev;
-
-static int copy_one(void *ud, const lira_store_event *ev)
-{
-    copy_ev *c = ud;
-    c->ev = *ev;
-    c->id = strdup(ev->event_id);
-    c->body = malloc(ev->body.len + 1);
-    c->headers = malloc(ev->headers.len + 1);
-    if (!c->id || !c->body || !c->headers)
-        return 1;
-    memcpy(c->body, ev->body.len ? ev->body.ptr : "", ev->body.len);
-    memcpy(c->headers, ev->headers.len ? ev->headers.ptr : "", ev->headers.len);
-    c->ev.body.ptr = c->body;
-    c->ev.headers.ptr = c->headers;
-    c->ev.event_id = c->id;
-    c->ev.route = NULL;
-    c->ev.last_error = NULL;
-    c->got = 1;
-    return 1;
-}
-
 static int version_alive(rt *r, rt_version *v)
 {
     for (rt_integ *in = r->integs; in; in = in->next)
@@ -423,22 +410,19 @@ static int pump_route(rt *r, const rt_wh_route *ro)
     rt_integ *in = rt_find_name(r, ro->integ);
     if (!in || !in->cur || in->cur->stopping)
         return 0;
-    copy_ev c;
-    memset(&c, 0, sizeof c);
-    int n = 0;
-    lira_store_inbox_due(L->s, ro->path, wall_ms(r), 1, copy_one, &c, &n);
+    const lira_store_event *ev = rt_wh_due_next(rs->due, L->s, ro->path, wall_ms(r), L->gen);
     int started = 0;
-    if (c.got) {
-        spawn_args a = {r, in->cur, ro->path, c.id, &c.ev};
+    if (ev) {
+        spawn_args a = {r, in->cur, ro->path, ev->event_id, ev};
         lua_State *Ls = in->cur->L;
         int top = lua_gettop(Ls);
         lua_pushcfunction(Ls, spawn_body);
         lua_pushlightuserdata(Ls, &a);
         if (lua_pcall(Ls, 1, 0, 0) == LUA_OK) {
-            rs->inflight = c.ev.seq;
+            rs->inflight = ev->seq;
             rs->v = in->cur;
-            rs->received_ms = c.ev.received_at_ms;
-            rs->attempt = c.ev.attempts + 1;
+            rs->received_ms = ev->received_at_ms;
+            rs->attempt = ev->attempts + 1;
             started = 1;
         } else {
             rt_log(r, LIRA_LOG_ERROR, "webhook: cannot start a delivery", ro->integ, "error",
@@ -446,9 +430,6 @@ static int pump_route(rt *r, const rt_wh_route *ro)
         }
         lua_settop(Ls, top);
     }
-    free(c.id);
-    free(c.body);
-    free(c.headers);
     return started;
 }
 
@@ -482,6 +463,8 @@ static void on_wake(void *ud)
     if (!w)
         return;
     __atomic_store_n(&w->wake_pending, 0, __ATOMIC_RELEASE);
+    if (w->loop)
+        w->loop->gen++;
     pump(r);
 }
 

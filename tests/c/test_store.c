@@ -122,7 +122,7 @@ static void test_newer_schema_is_refused_untouched(void)
     CHECK_EQ(lira_store_errkind(s), LIRA_STORE_KNEWER);
     const char *m = lira_store_errmsg(s);
     CHECK(strstr(m, path) && strstr(m, "newer lira") && strstr(m, "schema 7") &&
-          strstr(m, "knows 2") && strstr(m, "LIRA_STATE"));
+          strstr(m, "knows 3") && strstr(m, "LIRA_STATE"));
     CHECK_STR(lira_store_kind_name(lira_store_errkind(s)), "newer_schema");
     lira_store_free(s);
     unsigned char *after = tu_slurp(path, &n1);

@@ -278,6 +278,37 @@ static int remember(void *ud, const lira_store_event *e)
     return 1;   /* stop after the first */
 }
 
+/* head: a route's oldest pending events in seq order, retrying ones
+ * included (the loop decides what is due), done and dead ones not. */
+static void test_head_holds_retrying_events_in_order(void)
+{
+    lira_store *s = open_at("head.db");
+    int64_t seq[4];
+    int res;
+    for (int i = 0; i < 4; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "h%d", i);
+        lira_store_event_in e = ev(i == 2 ? "/b" : "/a", id, 100 + i);
+        CHECK_EQ(lira_store_inbox_insert(s, &e, &res, &seq[i]), LIRA_OK);
+    }
+    int dead = -1;
+    CHECK_EQ(lira_store_inbox_fail(s, seq[0], "retry", 9000, 5, &dead), LIRA_OK);
+    CHECK_EQ(lira_store_inbox_done(s, seq[1], 200), LIRA_OK);
+    seen got = { .n = 0 };
+    int count = 0;
+    CHECK_EQ(lira_store_inbox_head(s, "/a", 10, take, &got, &count), LIRA_OK);
+    CHECK_EQ(count, 2);
+    CHECK_EQ(got.seq[0], seq[0]);
+    CHECK_EQ(got.attempts[0], 1);
+    CHECK_EQ(got.seq[1], seq[3]);
+    memset(&got, 0, sizeof got);
+    CHECK_EQ(lira_store_inbox_head(s, "/a", 1, take, &got, &count), LIRA_OK);
+    CHECK_EQ(count, 1);
+    CHECK_EQ(got.seq[0], seq[0]);
+    CHECK_EQ(lira_store_inbox_head(s, "/a", 0, take, &got, &count), LIRA_EINVAL);
+    lira_store_free(s);
+}
+
 static void test_list_stops_when_asked(void)
 {
     lira_store *s = open_at("fields.db");
@@ -298,6 +329,7 @@ int main(void)
     RUN(test_retention_purge_and_dedupe_window);
     RUN(test_pending_survives_reopen);
     RUN(test_event_fields_round_trip);
+    RUN(test_head_holds_retrying_events_in_order);
     RUN(test_list_stops_when_asked);
     tu_rmtree();
     return check_summary();
