@@ -15,7 +15,6 @@
 #define URL_CAP 2048             /* a redacted URL longer than this is cut */
 #define TAIL_RESERVE 40          /* room kept for ,"truncated":true}\n */
 #define LINE_MAX_FAST (1u << 20) /* past this a length is never worth a fast bound */
-#define FAST_FIELDS 32           /* lines with more fields take the checked path */
 
 typedef struct lbuf {
     char *p;
@@ -504,18 +503,9 @@ static size_t value_into(char *p, const lira_log_field *f, size_t vlen)
 static size_t fast_json(lira_log *l, lira_log_level lv, int64_t wall_ns, const char *msg,
                         const lira_log_field *f, size_t n)
 {
-    size_t klen[FAST_FIELDS], vlen[FAST_FIELDS], ml = strlen(msg);
     const char *ln = lira_log_level_name(lv);
-    size_t lnl = strlen(ln), need = 64 + lnl + 6 * ml;
-    if (n > FAST_FIELDS || ml > LINE_MAX_FAST)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t bound = field_bound(&f[i], &klen[i], &vlen[i]);
-        if (bound == SIZE_MAX)
-            return 0;
-        need += bound;
-    }
-    if (need > l->max_line - TAIL_RESERVE)
+    size_t ml = strlen(msg), lnl = strlen(ln), cap = l->max_line - TAIL_RESERVE;
+    if (ml > LINE_MAX_FAST || 64 + lnl + 6 * ml > cap)
         return 0;
     char *p = l->line;
     lbuf b = {p, 0, l->max_line, 0};
@@ -527,16 +517,22 @@ static size_t fast_json(lira_log *l, lira_log_level lv, int64_t wall_ns, const c
     memcpy(p + o, "\",\"msg\":\"", 9), o += 9;
     o += escape_into(p + o, msg, ml);
     p[o++] = '"';
+    /* One pass: each field is written once its worst case is known to fit;
+     * one that may not (or that only the checked path writes) sends the
+     * whole line there, which then writes these same bytes. */
     for (size_t i = 0; i < n; i++) {
-        if (!f[i].key || (f[i].type == LIRA_LOGF_STR && !f[i].s))
+        size_t klen = 0, vlen = 0, bound = field_bound(&f[i], &klen, &vlen);
+        if (bound == 0)
             continue;
+        if (bound == SIZE_MAX || bound > cap - o)
+            return 0;
         p[o++] = ',', p[o++] = '"';
         if (f[i].flags & LIRA_LOGF_KEYOK)
-            memcpy(p + o, f[i].key, klen[i]), o += klen[i];
+            memcpy(p + o, f[i].key, klen), o += klen;
         else
-            o += escape_into(p + o, f[i].key, klen[i]);
+            o += escape_into(p + o, f[i].key, klen);
         p[o++] = '"', p[o++] = ':';
-        o += value_into(p + o, &f[i], vlen[i]);
+        o += value_into(p + o, &f[i], vlen);
     }
     p[o++] = '}', p[o++] = '\n';
     return o;
