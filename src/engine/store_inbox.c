@@ -399,10 +399,13 @@ int lira_store_inbox_purge(lira_store *s, int64_t now_ms, int64_t *removed)
                  cutoff, 0, removed, "purging the inbox");
 }
 
+/* One statement, so one snapshot: done = all - pending - dead. Each count
+ * walks a narrow index (pending: inbox_due; dead: inbox_state, few rows),
+ * never the table with its bodies, which the loop's per-second depth
+ * gauge used to read whole through (route, event_id) (~0.1 s at 250k). */
 int lira_store_inbox_counts(lira_store *s, const char *route, int64_t *pending,
                             int64_t *done, int64_t *dead)
 {
-    int64_t c[3] = { 0, 0, 0 };
     int rc = lira_store__enter(s);
     if (rc == LIRA_OK && route)
         rc = lira_store__check_name(s, "webhook route", route, LIRA_STORE_NAME_MAX);
@@ -410,25 +413,30 @@ int lira_store_inbox_counts(lira_store *s, const char *route, int64_t *pending,
         return rc;
     sqlite3_stmt *st = route
         ? lira_store__stmt(s, SQ_IN_COUNTS_ROUTE,
-              "SELECT state, count(*) FROM inbox WHERE route = ?1 GROUP BY state")
-        : lira_store__stmt(s, SQ_IN_COUNTS, "SELECT state, count(*) FROM inbox GROUP BY state");
+              "SELECT (SELECT count(*) FROM inbox INDEXED BY inbox_due"
+              "        WHERE route = ?1 AND state = 0),"
+              " (SELECT count(*) FROM inbox INDEXED BY inbox_state"
+              "        WHERE state = 2 AND route = ?1),"
+              " (SELECT count(*) FROM inbox WHERE route = ?1)")
+        : lira_store__stmt(s, SQ_IN_COUNTS,
+              "SELECT (SELECT count(*) FROM inbox WHERE state = 0),"
+              " (SELECT count(*) FROM inbox WHERE state = 2), (SELECT count(*) FROM inbox)");
     if (!st)
         return s->status;
     int src = route ? lira_store__bind_text(st, 1, route) : SQLITE_OK;
-    while (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
-        int state = sqlite3_column_int(st, 0);
-        if (state >= 0 && state <= 2)
-            c[state] = sqlite3_column_int64(st, 1);
-        src = SQLITE_OK;
-    }
+    if (src == SQLITE_OK)
+        src = sqlite3_step(st);
+    int64_t c[3] = { 0, 0, 0 };
+    for (int i = 0; src == SQLITE_ROW && i < 3; i++)
+        c[i] = sqlite3_column_int64(st, i);
     lira_store__reset(st);
-    if (src != SQLITE_DONE)
+    if (src != SQLITE_ROW)
         return lira_store__fail(s, src, "counting webhooks");
     if (pending)
         *pending = c[0];
     if (done)
-        *done = c[1];
+        *done = c[2] - c[0] - c[1];
     if (dead)
-        *dead = c[2];
+        *dead = c[1];
     return LIRA_OK;
 }

@@ -59,6 +59,7 @@ struct rt_wh_loop {
     rstate *routes;
     int64_t last_purge, last_ckpt, last_depth;
     uint64_t gen;              /* bumped when the committer stored events */
+    int due_dirty;             /* a retry time may have changed: re-arm */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -164,6 +165,7 @@ int rt_wh_loop_start(rt *r)
         return LIRA_ENOMEM;
     }
     lira_timer_init(&L->timer);
+    L->due_dirty = 1;
     w->loop = L;
     return LIRA_OK;
 }
@@ -245,6 +247,7 @@ static void delivered(rt *r, const char *path, int64_t seq, const char *id, int 
             else
                 rt_wh_due_failed(rs->due, seq, next_at);
         }
+        L->due_dirty = 1;
         rs->failed++;
         attempt_count(r, path, dead ? "dead" : "error");
         if (dead)
@@ -442,6 +445,12 @@ static void pump(rt *r)
     for (size_t i = 0; t && i < t->n; i++)
         pump_route(r, &t->routes[i]);
     rt_wh_table_put(w, t);
+    /* The earliest retry is asked for only when one may have moved (a
+     * failed attempt) and on the tick (an operator's replay), not after
+     * every delivery: new events are due at once and come with a wake. */
+    if (!w->loop->due_dirty)
+        return;
+    w->loop->due_dirty = 0;
     int64_t at;
     if (lira_store_inbox_next_due(w->loop->s, &at) == LIRA_OK) {
         int64_t delta = at - wall_ms(r);
@@ -524,6 +533,7 @@ void rt_wh_tick(rt *r)
     if (!w || !w->loop || !w->batcher)
         return;
     struct rt_wh_loop *L = w->loop;
+    L->due_dirty = 1;
     pump(r);
     if (!lira_store_is_open(L->s))
         return;
