@@ -252,10 +252,20 @@ int rt_load_file(rt *r, const char *file)
     }
     rt_wh_route *hooks = NULL;
     size_t nhooks = 0;
-    if (r->webhooks &&
-        rt_wh_routes_read(r, v, file, &hooks, &nhooks, err, sizeof err) != LIRA_OK) {
+    /* Routes are read (so checked) with or without a listener, as `lira
+     * check` reads them; without one they cannot receive anything. */
+    if (rt_wh_routes_read(r, v, file, &hooks, &nhooks, err, sizeof err) != LIRA_OK) {
         rt_version_close(v);
         return load_failed(r, file, err);
+    }
+    if (!r->webhooks && nhooks) {
+        char n[32];
+        snprintf(n, sizeof n, "%zu", nhooks);
+        rt_log(r, LIRA_LOG_WARN, "integration: webhook routes need --listen; none is served",
+               v->name, "routes", n, NULL, NULL);
+        rt_wh_routes_free(hooks, nhooks);
+        hooks = NULL;
+        nhooks = 0;
     }
     clear_broken(r, file);
     int reload = in != NULL;

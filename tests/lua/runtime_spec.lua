@@ -199,6 +199,27 @@ describe("lira run", function()
   end)
 end)
 
+describe("lira run without --listen", function()
+  it("still checks webhook routes, and warns that none is served", function()
+    local hook = "handle = function() end"
+    local d = runtime.dir {
+      ["ok.lua"] = integ("return lira.integration { name = 'ok', webhooks = {\n" ..
+        "  ['/w'] = { verify = false, id = 'json:id', " .. hook .. " } } }"),
+      ["bad.lua"] = integ("return lira.integration { name = 'bad', webhooks = {\n" ..
+        "  ['/s'] = { verify = { scheme = 'standard', secret = 'not-whsec' }, " .. hook .. " } } }"),
+    }
+    local p = runtime.start { d.path, listen = false }
+    finally(function() p:stop() d:rm() end)
+    p:wait(function() return p:logs():find("lira run: started", 1, true) end, 10, "the start")
+    local logs = p:logs()
+    assert.matches('"level":"warn","msg":"integration: webhook routes need --listen; none is ' ..
+                   'served","integration":"ok","routes":"1"', logs, 1, true)
+    assert.matches('bad.lua:1: webhooks[\\"/s\\"]: verify: secret 1 of 1: not whsec_', logs, 1,
+                   true)
+    assert.not_matches('"integration: loaded","integration":"bad"', logs, 1, true)
+  end)
+end)
+
 describe("lira check", function()
   it("reports load errors as file:line: message and exits 1", function()
     local d = runtime.dir {
