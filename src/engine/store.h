@@ -302,7 +302,8 @@ int lira_store_inbox_replay(lira_store *s, int64_t seq, int64_t now_ms, int64_t 
 /* Delete done events received before now_ms - retention (their ids can then
  * be received again). Pending and dead events are never purged. */
 int lira_store_inbox_purge(lira_store *s, int64_t now_ms, int64_t *removed);
-/* Counts by state, for `route` (NULL = all); pointers may be NULL. */
+/* Counts by state, for `route` (NULL = all); pointers may be NULL (a NULL
+ * `done` skips counting every row of the route: cheaper at a backlog). */
 int lira_store_inbox_counts(lira_store *s, const char *route, int64_t *pending,
                             int64_t *done, int64_t *dead);
 

@@ -417,13 +417,18 @@ int lira_store_inbox_counts(lira_store *s, const char *route, int64_t *pending,
               "        WHERE route = ?1 AND state = 0),"
               " (SELECT count(*) FROM inbox INDEXED BY inbox_state"
               "        WHERE state = 2 AND route = ?1),"
-              " (SELECT count(*) FROM inbox WHERE route = ?1)")
+              " CASE WHEN ?2 THEN (SELECT count(*) FROM inbox WHERE route = ?1) END")
         : lira_store__stmt(s, SQ_IN_COUNTS,
               "SELECT (SELECT count(*) FROM inbox WHERE state = 0),"
-              " (SELECT count(*) FROM inbox WHERE state = 2), (SELECT count(*) FROM inbox)");
+              " (SELECT count(*) FROM inbox WHERE state = 2),"
+              " CASE WHEN ?2 THEN (SELECT count(*) FROM inbox) END");
     if (!st)
         return s->status;
+    /* ?2: the total (a walk over every row of the route) only when the
+     * done count is wanted; the depth gauge wants pending and dead. */
     int src = route ? lira_store__bind_text(st, 1, route) : SQLITE_OK;
+    if (src == SQLITE_OK)
+        src = sqlite3_bind_int(st, 2, done != NULL);
     if (src == SQLITE_OK)
         src = sqlite3_step(st);
     int64_t c[3] = { 0, 0, 0 };

@@ -46,7 +46,7 @@ typedef struct rstate {
     int64_t received_ms;
     int attempt;
     rt_wh_due *due;            /* the route's next events (rt_wh_due.c) */
-    int64_t pending, done, dead;
+    int64_t pending, dead;
     uint64_t handled, failed, dead_total;
     last_ev last[RT_WH_LAST_EVENTS];
     int nlast, ilast;
@@ -514,7 +514,7 @@ static void depth(rt *r, int64_t now)
 {
     struct rt_wh_loop *L = ((rt_wh *)r->webhooks)->loop;
     for (rstate *rs = L->routes; rs; rs = rs->next) {
-        lira_store_inbox_counts(L->s, rs->path, &rs->pending, &rs->done, &rs->dead);
+        lira_store_inbox_counts(L->s, rs->path, &rs->pending, NULL, &rs->dead);
         lira_series *s = series(r, "lira_webhook_inbox_depth", LIRA_METRIC_GAUGE,
                                 "events received and not yet handled (pending)", rs->path, NULL);
         if (s)
