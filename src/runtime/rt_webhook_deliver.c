@@ -3,8 +3,8 @@
  * answer /admin/webhooks (docs/webhooks.md, "Receiving").
  *
  * Order: per route one event at a time, the oldest due first, so a route's
- * handler sees its events in arrival order (a retrying event holds back the
- * later ones of its route until it succeeds or goes dead). Each delivery is
+ * handler gets first attempts in arrival order; an event waiting out its
+ * backoff is not due and does not hold back later ones. Each delivery is
  * a task in the integration's current state, run by lira.runtime's runner
  * (a root span "<integration> webhook", errors with tracebacks), which
  * reports back here; only then is the event marked done or failed. The
