@@ -2,6 +2,12 @@
 -- thread its own slice of the file, so every id is sent once unless the
 -- run outlasts the file (then ids repeat and the answers count as
 -- duplicates). Prints the answers by status and the ack latency quantiles.
+--
+-- With LIRA_BENCH_RATE=<requests/s> set, each thread spaces its sends
+-- evenly at its share of that rate (wrk's delay() hook, a monotonic clock
+-- through LuaJIT's ffi) instead of sending as fast as answers come back:
+-- the latency at a given load, not at saturation. Without it no delay()
+-- is defined at all, so wrk's saturated path is untouched.
 local threads = {}
 local counter = 0
 
@@ -12,6 +18,8 @@ function setup(thread)
 end
 
 local reqs, i, codes = {}, 0, {}
+local RATE = tonumber(os.getenv("LIRA_BENCH_RATE") or "")
+local interval_ms, next_ms   -- this thread's spacing, its next send slot
 
 function init(args)
   local file, nthreads = args[1], tonumber(args[2])
@@ -24,6 +32,26 @@ function init(args)
         body)
     end
     k = k + 1
+  end
+  if RATE and RATE > 0 then interval_ms = 1000 * nthreads / RATE end
+end
+
+if RATE and RATE > 0 then
+  local ffi = require "ffi"
+  ffi.cdef [[
+    typedef struct { long tv_sec; long tv_nsec; } lira_bench_ts;
+    int clock_gettime(int clk, lira_bench_ts *ts);
+  ]]
+  local ts = ffi.new("lira_bench_ts")
+  local function now_ms()
+    ffi.C.clock_gettime(1, ts)   -- CLOCK_MONOTONIC
+    return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+  end
+  function delay()
+    local now = now_ms()
+    local slot = math.max(next_ms or now, now)
+    next_ms = slot + interval_ms
+    return math.floor(slot - now + 0.5)
   end
 end
 
