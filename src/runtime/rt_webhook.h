@@ -165,6 +165,15 @@ void rt_wh_tick(rt *r);
 char *rt_wh_admin_json(rt *r);
 /* Event headers encoding in the store: name NUL value NUL, repeated. */
 
+/* ------------------------------------------------------------ rt_wh_spawn.c */
+
+/* Loop thread: start ev's delivery as a task in v's state. When it ends,
+ * `report` runs as a C closure with upvalues (r as light userdata, path,
+ * seq, id) and arguments (ok, message, traceback). LIRA_OK, or LIRA_EINVAL
+ * with Lua's error message in err (the state's stack is left as it was). */
+int rt_wh_spawn(rt *r, rt_version *v, const char *path, const lira_store_event *ev,
+                lua_CFunction report, char *err, size_t cap);
+
 /* ------------------------------------------------------------ rt_webhooks_cli.c */
 int lira_webhooks_main(int argc, char **argv);
 
