@@ -10,6 +10,7 @@
 
 #include "log_impl.h"
 #include "redact.h"
+#include "json_plain.h"
 #include "status.h"
 
 #define URL_CAP 2048             /* a redacted URL longer than this is cut */
@@ -136,48 +137,6 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return need;
 }
 
-/* 1: a byte copied as is inside a JSON string (printable ASCII but '"' and
- * '\\'). One load per byte instead of four compares: escaping is most of
- * the cost of formatting a line. */
-static const unsigned char plain_byte[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-};
-
-/* The end of the run of plain bytes starting at i: eight at a time while
- * a whole word is plain (a byte < 0x20 or >= 0x80 sets a high bit of w or of
- * w - 0x20..; '"' and '\\' make a zero byte of w ^ c), then byte by byte. */
-static size_t plain_run(const unsigned char *u, size_t i, size_t n)
-{
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    while (n - i >= 8) {
-        uint64_t w, q, b;
-        memcpy(&w, u + i, 8);
-        q = w ^ (ones * '"');
-        b = w ^ (ones * '\\');
-        if ((w | (w - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs)
-            break;
-        i += 8;
-    }
-    while (i < n && plain_byte[u[i]])
-        i++;
-    return i;
-}
-
 /* Append s as the inside of a JSON string: quotes, backslashes and control
  * characters escaped, invalid UTF-8 replaced by U+FFFD. */
 static int put_escaped(lbuf *b, const char *s, size_t n)
@@ -185,7 +144,7 @@ static int put_escaped(lbuf *b, const char *s, size_t n)
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
-        size_t run = plain_run(u, i, n);
+        size_t run = lira_json_plain_run(u, i, n);
         if (run > i && put(b, s + i, run - i) < 0)
             return -1;
         i = run;
@@ -228,7 +187,7 @@ static size_t escape_into(char *p, const char *s, size_t n)
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, o = 0;
     while (i < n) {
-        size_t run = plain_run(u, i, n);
+        size_t run = lira_json_plain_run(u, i, n);
         memcpy(p + o, s + i, run - i);
         o += run - i;
         if ((i = run) >= n)

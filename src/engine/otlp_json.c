@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "otlp.h"
+#include "json_plain.h"
 #include "status.h"
 
 typedef struct jbuf {
@@ -70,44 +71,12 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
-/* 1 for the bytes a JSON string carries as they are: printable ASCII but
- * '"' and '\\'. Everything else takes the slow path (escapes, UTF-8 checks). */
-static const unsigned char plain[256] = {
-    [0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,             /* 0x20-0x2f, no '"' */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                      /* 0x30-0x3f */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                      /* 0x40-0x4f */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,                      /* 0x50-0x5f, no '\\' */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                      /* 0x60-0x6f */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                      /* 0x70-0x7f */
-};
-
-/* The end of the run of plain bytes from i: eight at a time while a whole
- * word is plain (a byte < 0x20 or >= 0x80 sets a high bit of w or of
- * w - 0x20..; '"' and '\\' make a zero byte of w ^ c), then byte by byte.
- * The same scan as log_format.c's. */
-static size_t plain_run(const unsigned char *u, size_t i, size_t n)
-{
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    while (n - i >= 8) {
-        uint64_t w, q, b;
-        memcpy(&w, u + i, 8);
-        q = w ^ (ones * '"');
-        b = w ^ (ones * '\\');
-        if ((w | (w - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs)
-            break;
-        i += 8;
-    }
-    while (i < n && plain[u[i]])
-        i++;
-    return i;
-}
-
 /* A JSON string; control characters escaped, invalid UTF-8 as U+FFFD. */
 static void jb_str(jbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
-    size_t i = plain_run(u, 0, n);
+    size_t i = lira_json_plain_run(u, 0, n);
     if (i == n && !b->err && n + 2 < b->cap - b->len) {   /* the usual string, as it is */
         char *p = b->p + b->len;
         p[0] = '"';
@@ -119,7 +88,7 @@ static void jb_str(jbuf *b, const char *s, size_t n)
     JB_LIT(b, "\"");
     jb_put(b, s, i);   /* the plain run already scanned */
     while (i < n) {
-        size_t run = plain_run(u, i, n);
+        size_t run = lira_json_plain_run(u, i, n);
         jb_put(b, s + i, run - i);
         if ((i = run) == n)
             break;
