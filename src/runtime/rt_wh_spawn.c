@@ -25,20 +25,32 @@ static const char MAKER[] =
     "  return function(ctx) return handle(ev, ctx) end\n"
     "end\n";
 
+/* The pair at *i of the stored header blob (name NUL value NUL, repeated);
+ * 0 at the end (or a truncated pair). */
+static int next_pair(const char *b, size_t n, size_t *i, const char **k, size_t *kl,
+                     const char **v, size_t *vl)
+{
+    if (*i >= n)
+        return 0;
+    *k = b + *i;
+    *kl = strnlen(*k, n - *i);
+    *i += *kl + 1;
+    if (*i > n)
+        return 0;
+    *v = b + *i;
+    *vl = strnlen(*v, n - *i);
+    *i += *vl + 1;
+    return 1;
+}
+
+/* event.headers: every stored header by its lower-case name. */
 static void push_headers(lua_State *Ls, const char *b, size_t n)
 {
     lua_newtable(Ls);
-    size_t i = 0;
+    size_t i = 0, kl, vl;
+    const char *k, *v;
     char name[256];
-    while (i < n) {
-        size_t kl = strnlen(b + i, n - i);
-        const char *k = b + i;
-        i += kl + 1;
-        if (i > n)
-            break;
-        size_t vl = strnlen(b + i, n - i);
-        const char *v = b + i;
-        i += vl + 1;
+    while (next_pair(b, n, &i, &k, &kl, &v, &vl)) {
         if (kl >= sizeof name)
             continue;
         for (size_t j = 0; j < kl; j++)
@@ -49,23 +61,16 @@ static void push_headers(lua_State *Ls, const char *b, size_t n)
     }
 }
 
-/* Push the value of header `name` (lower case) from the stored blob of
- * NUL-separated name/value pairs, or nil. */
+/* The value of header `name` (any case) from the stored blob, or nil. */
 static void push_header_value(lua_State *Ls, const char *b, size_t n, const char *name)
 {
-    size_t i = 0, nl = strlen(name);
-    while (i < n) {
-        size_t kl = strnlen(b + i, n - i);
-        const char *k = b + i;
-        i += kl + 1;
-        if (i > n)
-            break;
-        size_t vl = strnlen(b + i, n - i);
+    size_t i = 0, kl, vl, nl = strlen(name);
+    const char *k, *v;
+    while (next_pair(b, n, &i, &k, &kl, &v, &vl)) {
         if (kl == nl && strncasecmp(k, name, nl) == 0) {
-            lua_pushlstring(Ls, b + i, vl);
+            lua_pushlstring(Ls, v, vl);
             return;
         }
-        i += vl + 1;
     }
     lua_pushnil(Ls);
 }

@@ -11,6 +11,7 @@ local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 package.path = here .. "?.lua;" .. package.path
 
 local sandbox = require "helpers.sandbox"
+local otlp = require "helpers.otlp"
 local json = require("lira").json
 
 local SECRETS = { "SECRET1", "SECRET2", "SECRET3", "SECRET4", "SECRET5", "SECRET6", "SECRET7",
@@ -34,28 +35,17 @@ local function lines_of(text)
   return out
 end
 
--- A stand-in collector; returns its base URL, pid and pipe.
-local function start_receiver(out)
-  local p = assert(io.popen(("echo $$; exec python3 %s %s 2>/dev/null"):format(
-    sh_quote(here .. "helpers/otlp_receiver.py"), sh_quote(out)), "r"))
-  local pid = tonumber(p:read("l"))
-  local url = (p:read("l") or ""):match("^listening on (http://[%d%.]+:%d+)$")
-  assert(pid and url, "the OTLP stand-in did not start (python3 missing?)")
-  return url, pid, p
-end
-
-local sb, rx_pid, rx_pipe
+local sb, rx
 local dir = os.tmpname()
 local log_file, exports_file, metrics_file = dir .. ".log", dir .. ".otlp", dir .. ".prom"
 local child_out, child_ok, received
 
 setup(function()
   sb = sandbox.start()
-  local rx_url
-  rx_url, rx_pid, rx_pipe = start_receiver(exports_file)
+  rx = otlp.start(exports_file)
   local env = {
     LIRA_LOG_LEVEL = "debug", LIRA_LOG_FILE = log_file, LIRA_LOG_FORMAT = "json",
-    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = rx_url .. "/v1/traces",
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = rx.url .. "/v1/traces",
     OTEL_BSP_SCHEDULE_DELAY = "50", OTEL_SERVICE_NAME = "obs-spec",
     OTEL_TRACES_SAMPLER = "parentbased_always_on",
   }
@@ -71,8 +61,7 @@ end)
 
 teardown(function()
   if sb then sb:stop() end
-  if rx_pid then os.execute("kill " .. rx_pid .. " 2>/dev/null") end
-  if rx_pipe then rx_pipe:close() end
+  if rx then rx:stop() end
   for _, f in ipairs { dir, log_file, exports_file, metrics_file } do os.remove(f) end
 end)
 

@@ -7,6 +7,7 @@
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 package.path = here .. "?.lua;" .. package.path
 local runtime = require "helpers.runtime"
+local otlp = require "helpers.otlp"
 local lira = require "lira"
 
 local function sh(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
@@ -18,15 +19,6 @@ local function slurp(path)
   local s = f:read("a")
   f:close()
   return s
-end
-
-local function start_receiver(out)
-  local p = assert(io.popen(("echo $$; exec python3 %s %s 2>/dev/null"):format(
-    sh(here .. "helpers/otlp_receiver.py"), sh(out)), "r"))
-  local pid = tonumber(p:read("l"))
-  local url = (p:read("l") or ""):match("^listening on (http://[%d%.]+:%d+)$")
-  assert(pid and url, "the OTLP stand-in did not start (python3 missing?)")
-  return url, pid, p
 end
 
 local function post(url, body, headers)
@@ -68,23 +60,21 @@ return lira.integration { name = "tr", webhooks = {
 local SENDER_TRACE, SENDER_SPAN = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 
 describe("lira run: a webhook's traceparent", function()
-  local d, p, rx_pid, rx_pipe, exports, out
+  local d, p, rx, exports, out
 
   setup(function()
     d = runtime.dir { ["tr.lua"] = HOOKS }
     out, exports = d.path .. "/handled.txt", d.path .. "/exports.jsonl"
-    local rx
-    rx, rx_pid, rx_pipe = start_receiver(exports)
+    rx = otlp.start(exports)
     p = runtime.start { d.path, args = { "--no-reload" }, env = {
-      HOOK_OUT = out, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = rx .. "/v1/traces",
+      HOOK_OUT = out, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = rx.url .. "/v1/traces",
       OTEL_BSP_SCHEDULE_DELAY = "50", OTEL_SERVICE_NAME = "trace-spec",
       OTEL_TRACES_SAMPLER = "parentbased_always_on" } }
   end)
 
   teardown(function()
     if p then p:stop() end
-    if rx_pid then os.execute("kill " .. rx_pid .. " 2>/dev/null") end
-    if rx_pipe then rx_pipe:close() end
+    if rx then rx:stop() end
     d:rm()
   end)
 
