@@ -42,6 +42,11 @@ typedef struct closer {
     void *ud;
 } closer;
 
+typedef struct turn_hook {
+    void (*fn)(void *ud, int begin);
+    void *ud;
+} turn_hook;
+
 struct lira_engine {
     lira_clock clock;
     lira_rng rng;
@@ -57,6 +62,8 @@ struct lira_engine {
     size_t nposts, capposts;
     closer *closers;
     size_t ncloser;
+    turn_hook *turn_hooks;
+    size_t nturn_hooks;
     void *slots[LIRA_SLOT_COUNT_];
 };
 
@@ -253,6 +260,7 @@ void lira_engine_free(lira_engine *e)
     free(e->posts);
     free(e->watches);
     free(e->closers);
+    free(e->turn_hooks);
     free(e);
 }
 
@@ -318,6 +326,24 @@ int lira_engine_on_free(lira_engine *e, void (*fn)(void *ud), void *ud)
     e->closers = c;
     e->closers[e->ncloser++] = (closer){fn, ud};
     return LIRA_OK;
+}
+
+int lira_engine_on_turn(lira_engine *e, void (*fn)(void *ud, int begin), void *ud)
+{
+    if (!e || !fn)
+        return LIRA_EINVAL;
+    turn_hook *h = realloc(e->turn_hooks, (e->nturn_hooks + 1) * sizeof *h);
+    if (!h)
+        return LIRA_ENOMEM;
+    e->turn_hooks = h;
+    e->turn_hooks[e->nturn_hooks++] = (turn_hook){fn, ud};
+    return LIRA_OK;
+}
+
+static void run_turn_hooks(lira_engine *e, int begin)
+{
+    for (size_t i = 0; i < e->nturn_hooks; i++)
+        e->turn_hooks[i].fn(e->turn_hooks[i].ud, begin);
 }
 
 void lira_engine_hold(lira_engine *e) { if (e) e->holds++; }
@@ -492,6 +518,7 @@ int lira_engine_step(lira_engine *e, int64_t max_wait_ns)
     if (n < 0 && errno != EINTR)
         return LIRA_EINVAL;
     int ran = 0;
+    run_turn_hooks(e, 1);
     for (int i = 0; i < n; i++) {
         int fd = evs[i].data.fd;
         if (fd < 0) {
@@ -515,6 +542,7 @@ int lira_engine_step(lira_engine *e, int64_t max_wait_ns)
         advance_virtual(e);
         ran += fire_due(e, HEAP_ENGINE, lira_clock_now(&e->clock));
     }
+    run_turn_hooks(e, 0);
     return ran;
 }
 

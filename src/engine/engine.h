@@ -121,6 +121,12 @@ void lira_engine_release(lira_engine *e);
  * the engine (the transport, upstream registry). LIRA_ENOMEM on failure. */
 int lira_engine_on_free(lira_engine *e, void (*fn)(void *ud), void *ud);
 
+/* Run fn(ud, 1) in every turn of lira_engine_step() before its first
+ * callback and fn(ud, 0) after its last one, for a layer that batches what
+ * the callbacks of one turn produce (the log writes a turn's lines with one
+ * write(2)). Hooks live as long as the engine. LIRA_ENOMEM on failure. */
+int lira_engine_on_turn(lira_engine *e, void (*fn)(void *ud, int begin), void *ud);
+
 /* One slot per layer for the object it hangs on the engine (the transport,
  * the upstream registry, the Lua binding's state), so that layers find each
  * other's per-engine state without globals. */

@@ -1,12 +1,15 @@
 /* log.c — the log object: options, the file, level filtering, the rate
- * limiter for repeated warnings, and the single write(2) per line (log.h).
+ * limiter for repeated warnings, and writing whole lines: one write(2) per
+ * line, or per engine turn for a turn's info and debug lines (log.h).
  * Formatting is in log_format.c. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -108,11 +111,22 @@ static char *dup_str(const char *s)
     return p;
 }
 
+/* A regular file opened O_APPEND takes a batch of whole lines in one write;
+ * a pipe, socket or terminal keeps a write whole only up to PIPE_BUF, so
+ * batches stay that small there and lines from other writers never land
+ * inside one of ours. */
+static void set_batch_cap(lira_log *l)
+{
+    struct stat st;
+    l->batch_cap = fstat(l->fd, &st) == 0 && S_ISREG(st.st_mode) ? LOG_BATCH_FILE : PIPE_BUF;
+}
+
 static int copy_config(lira_log *l, const lira_log_options *o)
 {
     l->max_line = o->max_line;
-    l->line = malloc(o->max_line);
-    if (!l->line || (o->path && !(l->path = dup_str(o->path))))
+    l->buf = malloc(LOG_BATCH_FILE + o->max_line);
+    l->line = l->buf;
+    if (!l->buf || (o->path && !(l->path = dup_str(o->path))))
         return LIRA_ENOMEM;
     if (o->ndeny && !(l->deny = calloc(o->ndeny, sizeof *l->deny)))
         return LIRA_ENOMEM;
@@ -155,6 +169,8 @@ int lira_log_new(const lira_log_options *o, lira_log **out)
         l->own_fd = o->path != NULL;
         if (l->fd < 0)
             rc = LIRA_ESTATE;
+        else
+            set_batch_cap(l);
     }
     if (rc != LIRA_OK) {
         int saved = errno;
@@ -170,13 +186,14 @@ void lira_log_free(lira_log *l)
 {
     if (!l)
         return;
+    lira_log_flush(l);
     if (l->own_fd && l->fd >= 0)
         close(l->fd);
     for (size_t i = 0; i < l->ndeny; i++)
         free(l->deny[i]);
     free(l->deny);
     free(l->path);
-    free(l->line);
+    free(l->buf);
     free(l->rl);
     free(l);
 }
@@ -190,10 +207,12 @@ int lira_log_reopen(lira_log *l)
     int fd = open_path(l->path);
     if (fd < 0)
         return LIRA_ESTATE;
+    lira_log_flush(l);
     if (l->own_fd && l->fd >= 0)
         close(l->fd);
     l->fd = fd;
     l->own_fd = 1;
+    set_batch_cap(l);
     return LIRA_OK;
 }
 
@@ -307,6 +326,54 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+int lira_log_flush(lira_log *l)
+{
+    if (!l || l->used == 0)
+        return LIRA_OK;
+    int rc = write_all(l->fd, l->buf, l->used);
+    l->used = 0;
+    l->line = l->buf;
+    if (rc < 0) {
+        l->stats.write_errors++;
+        return LIRA_ESTATE;
+    }
+    return LIRA_OK;
+}
+
+void lira_log_batch(lira_log *l, int begin)
+{
+    if (!l)
+        return;
+    if (begin) {
+        l->batch_depth++;
+        return;
+    }
+    if (l->batch_depth > 0)
+        l->batch_depth--;
+    if (l->batch_depth == 0)
+        lira_log_flush(l);
+}
+
+/* The line just formatted at l->line joins the batch; the lines before it
+ * go out first when together they would pass the batch cap. */
+static int keep_line(lira_log *l, size_t len)
+{
+    int rc = LIRA_OK;
+    if (l->used > 0 && l->used + len > l->batch_cap) {
+        if (write_all(l->fd, l->buf, l->used) < 0) {
+            l->stats.write_errors++;
+            rc = LIRA_ESTATE;
+        }
+        memmove(l->buf, l->line, len);
+        l->used = 0;
+    }
+    l->used += len;
+    l->line = l->buf + l->used;
+    if (l->used >= l->batch_cap)
+        return lira_log_flush(l) == LIRA_OK ? rc : LIRA_ESTATE;
+    return rc;
+}
+
 int lira_log_write(lira_log *l, lira_log_level lv, int64_t now_ns, int64_t wall_ns,
                    const char *msg, const lira_log_field *fields, size_t n)
 {
@@ -320,11 +387,17 @@ int lira_log_write(lira_log *l, lira_log_level lv, int64_t now_ns, int64_t wall_
         l->stats.suppressed++;
         return LIRA_EDENIED;
     }
+    /* Warnings and errors go out at once, after the lines before them. */
+    int batch = l->batch_depth > 0 && lv < LIRA_LOG_WARN;
+    if (!batch)
+        lira_log_flush(l);
     size_t len = lira__log_format(l, lv, wall_ns, msg, fields, n, pending);
+    l->stats.lines++;
+    if (batch)
+        return keep_line(l, len);
     if (write_all(l->fd, l->line, len) < 0) {
         l->stats.write_errors++;
         return LIRA_ESTATE;
     }
-    l->stats.lines++;
     return LIRA_OK;
 }

@@ -1,10 +1,11 @@
-/* log.h — structured log lines: JSON (or plain text for a terminal), one
- * write(2) per line, secrets redacted, repeated warnings rate-limited.
+/* log.h — structured log lines: JSON (or plain text for a terminal), whole
+ * lines in one write(2) each (or a loop turn's lines in one, see Batching),
+ * secrets redacted, repeated warnings rate-limited.
  *
  * A lira_log belongs to one thread (the engine's loop): it formats into its
  * own line buffer, so two threads must not share one. Several processes or
- * logs may append to the same file: each line goes out in one write(2) on an
- * O_APPEND descriptor, which POSIX keeps whole.
+ * logs may append to the same file: a line never spans two write(2) calls
+ * on the O_APPEND descriptor, which POSIX keeps whole.
  *
  * Lines (docs/observability.md lists every field):
  *   {"ts":"2024-05-01T12:00:00.123Z","level":"info","msg":"...",<fields>}
@@ -95,6 +96,18 @@ int lira_log_reopen(lira_log *l);
 void lira_log_set_level(lira_log *l, lira_log_level lv);
 lira_log_level lira_log_get_level(const lira_log *l);   /* OFF for NULL */
 
+/* Batching. Between lira_log_batch(l, 1) and lira_log_batch(l, 0) (they
+ * nest; the engine's telemetry brackets every loop turn with them), debug and
+ * info lines wait in the log's buffer and leave together, whole, in one
+ * write(2) at the end (or when the batch is full: 64 KiB for a regular file,
+ * PIPE_BUF for a pipe, socket or terminal, so that a batch is never split by
+ * another writer). A warn or error line first writes the waiting lines and
+ * then itself, at once. Outside a batch every line is its own write(2).
+ * lira_log_flush writes what waits now (free and reopen do it too);
+ * LIRA_ESTATE when write(2) failed. */
+void lira_log_batch(lira_log *l, int begin);
+int lira_log_flush(lira_log *l);
+
 /* Whether a line at `lv` would be written (check before building fields). */
 int lira_log_enabled(const lira_log *l, lira_log_level lv);
 
@@ -138,7 +151,8 @@ typedef struct lira_log_field {
  * a CHECK field must be 1..128 bytes. Returns LIRA_OK when written,
  * LIRA_EDENIED when filtered by level or suppressed by the rate limiter,
  * LIRA_EINVAL (NULL l/msg, fields NULL with n > 0), LIRA_ESTATE (write(2)
- * failed; counted in the stats). Never allocates. */
+ * failed; counted in the stats; in a batch, the failure may be found when
+ * the batch goes out). Never allocates. */
 int lira_log_write(lira_log *l, lira_log_level lv, int64_t now_ns, int64_t wall_ns,
                    const char *msg, const lira_log_field *fields, size_t n);
 

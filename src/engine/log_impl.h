@@ -19,7 +19,11 @@ struct lira_log {
     char *path;
     char **deny;
     size_t ndeny;
-    char *line;              /* max_line bytes */
+    char *buf;               /* a turn's lines (batch_cap) + room for one more line */
+    char *line;              /* where the next line is formatted: buf + used */
+    size_t used;             /* bytes of whole lines waiting in buf */
+    size_t batch_cap;        /* bytes one write(2) of a batch may carry */
+    int batch_depth;         /* > 0: inside an engine turn, lines wait in buf */
     size_t max_line;
     int64_t window_ns;
     uint32_t burst;
@@ -31,6 +35,7 @@ struct lira_log {
 };
 
 #define RL_WAYS 4
+#define LOG_BATCH_FILE (64 * 1024)   /* batch_cap for a regular file */
 
 /* Format a whole line (with its '\n') into l->line; returns its length.
  * `suppressed` > 0 adds the "suppressed" field. */

@@ -140,6 +140,15 @@ static void on_engine_free(void *ud)
     lira_telemetry_free(t);
 }
 
+/* A turn's call lines leave in one write(2) (log.h, Batching). The hook
+ * finds the hub through the engine, so it is harmless before install. */
+static void on_turn(void *ud, int begin)
+{
+    lira_telemetry *t = lira_engine_slot(ud, LIRA_SLOT_TELEMETRY);
+    if (t)
+        lira_log_batch(t->log, begin);
+}
+
 int lira_telemetry_install(lira_engine *e, lira_telemetry *t)
 {
     if (!e || !t)
@@ -147,7 +156,9 @@ int lira_telemetry_install(lira_engine *e, lira_telemetry *t)
     if (lira_engine_slot(e, LIRA_SLOT_TELEMETRY))
         return LIRA_ESTATE;
     t->engine = e;
-    int rc = lira_engine_on_free(e, on_engine_free, t);
+    int rc = lira_engine_on_turn(e, on_turn, e);
+    if (rc == LIRA_OK)
+        rc = lira_engine_on_free(e, on_engine_free, t);
     if (rc != LIRA_OK) {
         t->engine = NULL;
         return rc;
@@ -316,15 +327,17 @@ static lira_log_field fid_(const char *k, uint16_t kl, const char *v, size_t len
  * through the memo when it can be (the call's spans share the result). */
 static size_t call_fields(lira_telemetry *t, const lira_tel_call *tc, lira_log_field *f)
 {
-    size_t n = 0, rlen = 0;
+    size_t n = 0;
     f[n++] = fstr("client", or_unknown(tc->client), LIRA_LOGF_DEDUPE);
     f[n++] = fstr("method", tc->method, LIRA_LOGF_DEDUPE);
-    const char *red = tc->url ? lira__url_memo_get(t->urls, tc->url, strlen(tc->url), &rlen)
-                              : NULL;
-    f[n++] = red ? (lira_log_field){.key = "url", .type = LIRA_LOGF_STR,
-                                    .flags = LIRA_LOGF_KEYOK, .klen = 3, .s = red, .len = rlen}
-                 : (lira_log_field){.key = tc->url ? "url" : NULL, .type = LIRA_LOGF_URL,
-                                    .flags = LIRA_LOGF_KEYOK, .s = tc->url, .len = SIZE_MAX};
+    const lira_url_info *in = tc->url ? lira__url_memo_info(t->urls, tc->url, strlen(tc->url))
+                                      : NULL;
+    unsigned char plain = in && in->red_plain ? LIRA_LOGF_PLAIN : 0;
+    f[n++] = in ? (lira_log_field){.key = "url", .type = LIRA_LOGF_STR,
+                                   .flags = LIRA_LOGF_KEYOK | plain, .klen = 3, .s = in->red,
+                                   .len = in->red_len}
+                : (lira_log_field){.key = tc->url ? "url" : NULL, .type = LIRA_LOGF_URL,
+                                   .flags = LIRA_LOGF_KEYOK, .s = tc->url, .len = SIZE_MAX};
     f[n++] = fstr("endpoint", tc->endpoint, LIRA_LOGF_DEDUPE);
     return n;
 }
@@ -351,8 +364,13 @@ void lira_telemetry_call_start(lira_telemetry *t, lira_tel_call *tc, int64_t now
     tc->trace = NULL;
     memcpy(tc->correlation_id, t->correlation_id, strlen(t->correlation_id) + 1);
     tc->server_address[0] = '\0';   /* a metric label only */
-    if (!t->metrics_off)
-        lira__url_host(tc->url, tc->server_address, sizeof tc->server_address);
+    if (!t->metrics_off && tc->url) {
+        const lira_url_info *in = lira__url_memo_info(t->urls, tc->url, strlen(tc->url));
+        if (in)
+            memcpy(tc->server_address, in->host, strlen(in->host) + 1);
+        else
+            lira__url_host(tc->url, tc->server_address, sizeof tc->server_address);
+    }
     if (t->has_sink && t->sink.call_start)
         t->sink.call_start(t->sink.ud, tc, now, wall);
     tc->metrics_site = NULL;

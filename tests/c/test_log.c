@@ -1,6 +1,9 @@
 /* test_log.c — log lines: exact JSON, escaping, redaction, levels, rate
- * limiting on an injected clock, truncation, the text format, reopen. */
+ * limiting on an injected clock, truncation, the text format, reopen,
+ * batches of whole lines (file and pipe). */
 #define _POSIX_C_SOURCE 200809L
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +32,7 @@ static lira_log *open_tmp(lira_log_options *o)
 
 static char *slurp(void)
 {
-    static char buf[1 << 16];
+    static char buf[1 << 20];
     FILE *f = fopen(tmpl, "rb");
     size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
     if (f)
@@ -378,6 +381,98 @@ static void test_reopen_and_options(void)
     CHECK_EQ(lira_log_write(NULL, LIRA_LOG_INFO, 0, 0, "x", NULL, 0), LIRA_EINVAL);
 }
 
+static int nlines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static void write_info(lira_log *l, const char *msg)
+{
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, msg, NULL, 0), LIRA_OK);
+}
+
+/* In a batch, info lines wait and leave together; a warning takes them out
+ * first, in order, and itself at once; a full batch leaves whole lines. */
+static void test_batch_file(void)
+{
+    lira_log_options o;
+    lira_log_options_default(&o);
+    lira_log *l = open_tmp(&o);
+    lira_log_batch(l, 1);
+    lira_log_batch(l, 1);   /* nested: a callback that runs a turn */
+    write_info(l, "one");
+    write_info(l, "two");
+    CHECK_STR(slurp(), "");
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_WARN, 0, WALL, "three", NULL, 0), LIRA_OK);
+    const char *out = slurp();
+    CHECK_EQ(nlines(out), 3);
+    CHECK(strstr(out, "\"one\"") < strstr(out, "\"two\"") &&
+          strstr(out, "\"two\"") < strstr(out, "\"three\""));
+    write_info(l, "four");
+    lira_log_batch(l, 0);
+    CHECK_EQ(nlines(slurp()), 3);   /* the outer batch still runs */
+    lira_log_batch(l, 0);
+    CHECK_EQ(nlines(slurp()), 4);
+    lira_log_batch(l, 0);           /* an unmatched end is harmless */
+    write_info(l, "five");          /* outside a batch: at once */
+    CHECK_EQ(nlines(slurp()), 5);
+
+    char big[301];
+    memset(big, 'x', 300);
+    big[300] = '\0';
+    lira_log_field f = {.key = "v", .type = LIRA_LOGF_STR, .s = big, .len = SIZE_MAX};
+    lira_log_batch(l, 1);
+    for (int i = 0; i < 400; i++)   /* ~140 KB: more than one batch */
+        CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "big", &f, 1), LIRA_OK);
+    out = slurp();
+    size_t len = strlen(out);
+    CHECK(nlines(out) > 5 && nlines(out) < 405 && out[len - 1] == '\n');
+    lira_log_batch(l, 0);
+    CHECK_EQ(nlines(slurp()), 405);
+
+    lira_log_batch(l, 1);
+    write_info(l, "at free");
+    lira_log_free(l);               /* free writes what waits */
+    CHECK(strstr(slurp(), "\"at free\""));
+    CHECK_EQ(nlines(slurp()), 406);
+    unlink(tmpl);
+}
+
+/* On a pipe a batch stays within PIPE_BUF, so another writer's lines never
+ * land inside it; each write carries whole lines. */
+static void test_batch_pipe(void)
+{
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    CHECK_EQ(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+    lira_log_options o;
+    lira_log_options_default(&o);
+    o.fd = p[1];
+    lira_log *l = NULL;
+    CHECK_EQ(lira_log_new(&o, &l), LIRA_OK);
+    char val[251];
+    memset(val, 'y', 250);
+    val[250] = '\0';
+    lira_log_field f = {.key = "v", .type = LIRA_LOGF_STR, .s = val, .len = SIZE_MAX};
+    lira_log_batch(l, 1);
+    for (int i = 0; i < 20; i++)    /* ~6.6 KB */
+        CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "piped", &f, 1), LIRA_OK);
+    static char buf[1 << 16];
+    ssize_t n = read(p[0], buf, sizeof buf);
+    CHECK(n > 0 && n <= PIPE_BUF && buf[n - 1] == '\n');
+    lira_log_batch(l, 0);
+    ssize_t m = read(p[0], buf + n, sizeof buf - (size_t)n - 1);
+    CHECK(m > 0 && buf[n + m - 1] == '\n');
+    buf[n + m] = '\0';
+    CHECK_EQ(nlines(buf), 20);
+    lira_log_free(l);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void)
 {
     RUN(test_ts);
@@ -393,5 +488,7 @@ int main(void)
     RUN(test_plain_fields);
     RUN(test_text_format);
     RUN(test_reopen_and_options);
+    RUN(test_batch_file);
+    RUN(test_batch_pipe);
     return check_summary();
 }
