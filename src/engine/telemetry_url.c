@@ -5,18 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_plain.h"
 #include "redact.h"
 #include "status.h"
 
 #define MEMO_SLOTS 16     /* calls in flight to distinct URLs that still hit */
 #define MEMO_KEY 256      /* longest URL kept */
 #define MEMO_RED 512      /* longest redacted form kept, NUL included */
+#define MEMO_HOST 256     /* LIRA_TEL_HOST_MAX */
 
 typedef struct memo_entry {
     size_t klen;          /* 0 = empty */
-    size_t rlen;
-    char key[MEMO_KEY];
+    lira_url_info info;   /* pointing into red and host */
+    char key[MEMO_KEY + 1];   /* NUL-terminated */
     char red[MEMO_RED];
+    char host[MEMO_HOST];
 } memo_entry;
 
 struct lira_url_memo {
@@ -45,24 +48,39 @@ static size_t slot_of(const char *url, size_t len)
     return (size_t)(tail >> 60) % MEMO_SLOTS;
 }
 
-const char *lira__url_memo_get(lira_url_memo *m, const char *url, size_t len, size_t *red_len)
+static int all_plain(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    return lira_json_plain_run(u, 0, n) == n;
+}
+
+const lira_url_info *lira__url_memo_info(lira_url_memo *m, const char *url, size_t len)
 {
     if (!m || !url || len == 0 || len > MEMO_KEY)
         return NULL;
     memo_entry *e = &m->e[slot_of(url, len)];
-    if (e->klen == len && memcmp(e->key, url, len) == 0) {
-        *red_len = e->rlen;
-        return e->red;
-    }
+    if (e->klen == len && memcmp(e->key, url, len) == 0)
+        return &e->info;
     size_t full = 0;
     e->klen = 0;
     if (lira_redact_url(url, len, e->red, sizeof e->red, &full) != LIRA_OK)
         return NULL;
     memcpy(e->key, url, len);
     e->klen = len;
-    e->rlen = full;
-    *red_len = full;
-    return e->red;
+    e->key[len] = '\0';
+    lira__url_host(e->key, e->host, sizeof e->host);
+    e->info = (lira_url_info){.red = e->red, .red_len = full,
+                              .red_plain = all_plain(e->red, full), .host = e->host};
+    return &e->info;
+}
+
+const char *lira__url_memo_get(lira_url_memo *m, const char *url, size_t len, size_t *red_len)
+{
+    const lira_url_info *in = lira__url_memo_info(m, url, len);
+    if (!in)
+        return NULL;
+    *red_len = in->red_len;
+    return in->red;
 }
 
 /* ------------------------------------------------------------ host */

@@ -5,7 +5,9 @@
  * parameter name against the policy. lira_redact_url is a pure function of
  * the URL's bytes, so the hub keeps the latest results, keyed by content, and
  * the log line and the spans of a call share one. (Calls to the same URL —
- * a poller, a paginated list — share it too.)
+ * a poller, a paginated list — share it too.) The entry also keeps the host
+ * (the metrics' server_address) and whether the redacted form can go into a
+ * JSON line without escaping.
  *
  * A small direct-mapped table: an entry is replaced by the next URL that
  * maps to its slot. Long URLs (or long results) are not kept: the caller
@@ -20,9 +22,20 @@ typedef struct lira_url_memo lira_url_memo;
 lira_url_memo *lira__url_memo_new(void);     /* NULL: no memory (callers then redact) */
 void lira__url_memo_free(lira_url_memo *m);
 
-/* The redacted form of url[0..len) (NUL-terminated, *red_len bytes, valid
- * until the next call), or NULL when m is NULL or the URL or its redacted
- * form is too long to keep: redact it yourself. */
+/* What the hub needs from a call's URL, worked out once per URL. */
+typedef struct lira_url_info {
+    const char *red;       /* the redacted URL, NUL-terminated */
+    size_t red_len;
+    int red_plain;         /* red needs no JSON escaping (printable ASCII, no '"' or '\\') */
+    const char *host;      /* the server_address label (lira__url_host), cut at 255 bytes */
+} lira_url_info;
+
+/* The facts about url[0..len) (valid until the next call), or NULL when m
+ * is NULL or the URL or its redacted form is too long to keep: work them
+ * out yourself. */
+const lira_url_info *lira__url_memo_info(lira_url_memo *m, const char *url, size_t len);
+
+/* The redacted form alone (lira__url_memo_info's red and red_len). */
 const char *lira__url_memo_get(lira_url_memo *m, const char *url, size_t len, size_t *red_len);
 
 /* The host of an absolute URL (no userinfo, no port; an IPv6 literal keeps

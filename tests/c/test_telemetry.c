@@ -320,7 +320,8 @@ static void test_engine_slot(void)
 }
 
 /* The memo gives what lira_redact_url gives, for the URL asked about, even
- * when URLs share a slot; long URLs are left to the caller. */
+ * when URLs share a slot, with the host and whether the result needs JSON
+ * escaping; long URLs are left to the caller. */
 static void test_url_memo(void)
 {
     lira_url_memo *m = lira__url_memo_new();
@@ -341,9 +342,20 @@ static void test_url_memo(void)
             }
         }
     }
+    /* The host and the no-escaping flag, from a URL that is not NUL-ended. */
+    const char *raw = "http://[::1]:8080/a?q=\"x\"&more";
+    const lira_url_info *in = lira__url_memo_info(m, raw, 25);   /* not the "&more" */
+    CHECK(in && strcmp(in->host, "[::1]") == 0 && !in->red_plain);
+    CHECK(in && in->red_len == strlen(in->red) && strstr(in->red, "q=\"x\"") != NULL);
+    in = lira__url_memo_info(m, "https://u:p@api.shop.example:8443/o/1", 37);
+    CHECK(in && strcmp(in->host, "api.shop.example") == 0 && in->red_plain);
+    char host[64];
+    lira__url_host("https://u:p@api.shop.example:8443/o/1", host, sizeof host);
+    CHECK_STR(host, "api.shop.example");
     memset(url, 'a', 300);
     memcpy(url, "https://h/", 10);
     CHECK(lira__url_memo_get(m, url, 300, &len) == NULL);   /* too long to keep */
+    CHECK(lira__url_memo_info(m, url, 300) == NULL);
     CHECK(lira__url_memo_get(NULL, "https://h/", 10, &len) == NULL);
     lira__url_memo_free(m);
 }
@@ -360,6 +372,32 @@ static void test_user_fields_escaped(void)
     unlink(path);
 }
 
+static void write_calls_in_turn(void *ud)
+{
+    lira_telemetry *t = ud;
+    run_ok_call(t, 0);
+    run_ok_call(t, 0);
+    CHECK_STR(slurp(path), "");   /* inside the turn: the lines wait */
+}
+
+/* The engine's turn brackets its callbacks: the call lines they write leave
+ * together when the turn ends. */
+static void test_turn_batches_lines(void)
+{
+    lira_engine_options eo = {1, 1, 7};
+    lira_engine *e;
+    CHECK_EQ(lira_engine_new(&eo, &e), LIRA_OK);
+    lira_telemetry *t = hub(LIRA_LOG_INFO);
+    CHECK_EQ(lira_telemetry_install(e, t), LIRA_OK);
+    CHECK_EQ(lira_engine_post(e, write_calls_in_turn, t), LIRA_OK);
+    CHECK(lira_engine_step(e, 0) > 0);
+    CHECK_EQ(count(slurp(path), "\"msg\":\"call\""), 2);
+    run_ok_call(t, 0);            /* outside a turn: at once */
+    CHECK_EQ(count(slurp(path), "\"msg\":\"call\""), 3);
+    lira_engine_free(e);
+    unlink(path);
+}
+
 int main(void)
 {
     unsetenv("LIRA_LOG_LEVEL");
@@ -370,6 +408,7 @@ int main(void)
     RUN(test_burst_bounded);
     RUN(test_sink);
     RUN(test_engine_slot);
+    RUN(test_turn_batches_lines);
     RUN(test_url_memo);
     RUN(test_user_fields_escaped);
     return check_summary();
