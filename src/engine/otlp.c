@@ -65,6 +65,7 @@ static void send_held(lira_otlp *x)
         .headers = (const char *const *)x->hdr_lines,
         .body = x->body,
         .body_len = x->body_len,
+        .body_kept = 1,   /* freed by drop_batch, after the transfer is done */
         .timeout_ns = x->cfg.timeout_ns,
         .max_body = 64 * 1024,
     };

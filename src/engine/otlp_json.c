@@ -261,6 +261,10 @@ int lira_otlp_encode(const lira_otlp_config *c, lira_span_data *const *spans, si
     if (!c || !out || !len || (n && !spans))
         return LIRA_EINVAL;
     jbuf b = { .max = LIRA_OTLP_MAX_BODY - 2, .err = LIRA_OK };   /* body + NUL below the cap */
+    /* Sized for the batch up front (an HTTP span is ~1 KB): growing by
+     * doubling from 4 KB copied a 512-span body ~7 times. */
+    size_t guess = 1024 + n * 1024;
+    jb_grow(&b, guess < b.max ? guess : b.max);
     JB_LIT(&b, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
     for (size_t i = 0; i < c->nresource; i++) {
         if (i)

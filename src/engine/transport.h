@@ -32,6 +32,9 @@ typedef struct lira_http_request {
     const char *const *headers;      /* "Name: value" lines; NULL or NULL-terminated */
     const void *body;                /* NULL for none */
     size_t body_len;
+    int body_kept;                   /* 1 = the caller keeps body alive and unchanged
+                                        until the done callback, so the transport sends
+                                        it without a copy (the OTLP exporter's batches) */
     int64_t connect_timeout_ns;      /* 0 = 2 s */
     int64_t timeout_ns;              /* the whole attempt; 0 = none */
     int max_redirects;               /* 0 = do not follow; > 0 follow up to this many */

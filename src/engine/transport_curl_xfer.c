@@ -57,8 +57,9 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 }
 
 /* Header lines, curl's suppressions ("Expect:", "Content-Type:"), our
- * Accept-Encoding line and the body, copied into x->buf; the slist nodes
- * point into it. *body gets the body copy's address.
+ * Accept-Encoding line and the body (unless the caller keeps it: body_kept),
+ * copied into x->buf; the slist nodes point into it. *body gets the address
+ * curl sends the body from.
  *
  * Accept-Encoding goes in as a line of our own, with CURLOPT_ACCEPT_ENCODING
  * still set (so curl still decodes gzip): curl then skips building its own
@@ -82,9 +83,10 @@ static int build_headers(lira_transfer *x, const lira_http_request *req, int has
                       ae[] = "Accept-Encoding: " LIRA_CURL_ACCEPT_ENCODING;
     int add_expect = has_body && !has_expect, add_ct = has_body && !has_ct;
     size_t nodes = n + (size_t)add_expect + (size_t)add_ct + (size_t)!has_ae;
-    if (req->body_len > SIZE_MAX / 2 - bytes)
+    size_t body_copy = req->body_kept ? 0 : req->body_len;
+    if (body_copy > SIZE_MAX / 2 - bytes)
         return LIRA_ETOOBIG;
-    if (grow((void **)&x->buf, &x->buf_cap, bytes + req->body_len + 1, 1) != LIRA_OK ||
+    if (grow((void **)&x->buf, &x->buf_cap, bytes + body_copy + 1, 1) != LIRA_OK ||
         grow((void **)&x->slist, &x->slist_cap, nodes + 1, sizeof *x->slist) != LIRA_OK)
         return LIRA_ENOMEM;
     char *p = x->buf;
@@ -104,9 +106,9 @@ static int build_headers(lira_transfer *x, const lira_http_request *req, int has
         x->slist[k++].data = (char *)(uintptr_t)ae;
     for (size_t i = 0; i < k; i++)
         x->slist[i].next = i + 1 < k ? &x->slist[i + 1] : NULL;
-    if (req->body_len)
-        memcpy(p, req->body, req->body_len);
-    *body = p;
+    if (body_copy)
+        memcpy(p, req->body, body_copy);
+    *body = req->body_kept ? req->body : p;
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, k ? x->slist : NULL);
     return LIRA_OK;
 }
