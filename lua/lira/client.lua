@@ -208,6 +208,8 @@ local CLIENT = S.group({
   { "redirects", int(0, 100, 5, "redirect hops followed; 0 = do not follow") },
   { "max_body", S.number { integer = true, min = 1, max = 1 << 40, default = 10 * MIB,
       shown = "10485760 (10 MiB)", doc = "bytes; a larger response fails with kind too_large" } },
+  { "connections", int(1, 1024, 16, "connections to the host at once; more calls wait, in order " ..
+      "(clients of one host share the pool, each with its own cap)") },
   { "tls", TLS },
   { "idempotency_header", S.string { pattern = TOKEN, what = "a header name",
       default = "Idempotency-Key", doc = "header carrying idempotency_key" } },
@@ -262,7 +264,7 @@ local function normalize(opts)
     version = check_version(who, o.version), timeout = o.timeout,
     retry = o.retry, budget = o.retry and o.retry.budget or false,
     breaker = o.breaker, limit = o.limit, redirects = o.redirects, max_body = o.max_body,
-    tls = o.tls, idempotency_header = o.idempotency_header,
+    connections = o.connections, tls = o.tls, idempotency_header = o.idempotency_header,
   }
   if cfg.retry then cfg.retry.budget = nil end
   if cfg.limit and not cfg.limit.rate and not cfg.limit.headers then cfg.limit = false end

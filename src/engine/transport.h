@@ -38,6 +38,9 @@ typedef struct lira_http_request {
     int64_t connect_timeout_ns;      /* 0 = 2 s */
     int64_t timeout_ns;              /* the whole attempt; 0 = none */
     int max_redirects;               /* 0 = do not follow; > 0 follow up to this many */
+    long max_host_connections;       /* at most this many of the host's requests in flight
+                                        at once, this one included (later ones wait, in
+                                        order); 0 = the transport's default (16) */
     size_t max_body;                 /* response body cap, bytes; 0 = 10 MiB */
     const char *ca_file;             /* NULL = the system's CA bundle */
     int insecure;                    /* 1 = skip TLS verification (never by default) */

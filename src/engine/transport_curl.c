@@ -165,15 +165,17 @@ static void active_unlink(lira_curl *tp, lira_transfer *x)
 
 /* ------------------------------------------------------------ the per-host cap */
 
-/* On cleartext http:// a transfer holds its connection for its whole life
- * (HTTP/2 is only negotiated over TLS here, and there is no pipelining), so
- * at most host_cap of an origin's transfers inside curl is exactly curl's
- * per-host connection cap. Queuing the others here costs a list append;
+/* Each request carries its cap (its client's `connections`; the transport's
+ * host_cap when it has none). On cleartext http:// a transfer holds its
+ * connection for its whole life (HTTP/2 is only negotiated over TLS here,
+ * and there is no pipelining), so at most cap of an origin's transfers
+ * inside curl is exactly a per-host connection cap. Queuing the others here costs a list append;
  * curl's own pending queue costs a connection set-up attempt (URL parse,
  * connection struct, cache search) per queued transfer, which with 32 tasks
  * on 16 connections was ~30 us of client CPU per request. https:// is left
- * to curl (HTTP/2 multiplexes many transfers on one connection); curl's cap
- * stays set as the backstop (https, redirects to other hosts). */
+ * to curl (HTTP/2 multiplexes many transfers on one connection); curl's cap,
+ * the largest any request asked for, stays set as the backstop (https,
+ * redirects to other hosts). */
 
 #define ORIGIN_KEY_MAX 320
 
@@ -229,15 +231,21 @@ static void origin_drop_if_idle(lira_curl *tp, lira_origin *o)
     }
 }
 
-/* Into curl, or into its origin's queue when the origin is at the cap. */
+/* Into curl, or into its origin's queue when the origin is at x's cap.
+ * Each request carries its client's cap; curl's own cap (the backstop) is
+ * raised to the largest one seen. */
 static int submit(lira_curl *tp, lira_transfer *x, const char *url)
 {
+    if (x->host_cap > tp->curl_host_cap) {
+        tp->curl_host_cap = x->host_cap;
+        curl_multi_setopt(tp->multi, CURLMOPT_MAX_HOST_CONNECTIONS, tp->curl_host_cap);
+    }
     char key[ORIGIN_KEY_MAX];
-    size_t klen = tp->host_cap > 0 ? origin_key(url, key, sizeof key) : 0;
+    size_t klen = origin_key(url, key, sizeof key);
     lira_origin *o = klen ? origin_get(tp, key, klen) : NULL;
     if (klen && !o)
         return LIRA_ENOMEM;
-    if (o && o->inflight >= tp->host_cap) {
+    if (o && (o->inflight >= x->host_cap || o->qhead)) {
         x->origin = o;
         x->queued = 1;
         x->qnext = NULL;
@@ -288,7 +296,7 @@ static void leave_origin(lira_curl *tp, lira_transfer *x, lira_transfer **failed
         unqueue(o, x);
     else
         o->inflight--;
-    while (!tp->destroying && o->inflight < tp->host_cap && o->qhead) {
+    while (!tp->destroying && o->qhead && o->inflight < o->qhead->host_cap) {
         lira_transfer *y = o->qhead;
         unqueue(o, y);
         if (curl_multi_add_handle(tp->multi, y->easy) == CURLM_OK) {
@@ -458,6 +466,7 @@ static int curl_start(lira_transport *t, const lira_http_request *req, lira_http
         curl_easy_reset(x->easy);   /* the only way back to curl's default CA store */
         easy_setup(x);
     }
+    x->host_cap = req->max_host_connections > 0 ? req->max_host_connections : tp->host_cap;
     int rc = lira_curl_configure(x, req);
     if (rc == LIRA_OK && !(x->res = lira_http_response_new()))
         rc = LIRA_ENOMEM;
@@ -545,6 +554,7 @@ int lira_transport_curl_new(lira_engine *e, const lira_transport_options *opt,
     long total = opt && opt->max_total_connections > 0 ? opt->max_total_connections : 256;
     tp->max_idle = (size_t)total;
     tp->host_cap = host;
+    tp->curl_host_cap = host;
     tp->no_proxy_env = !proxy_env_set();
     lira_timer_init(&tp->timer);
     lira_timer_set_real(&tp->timer, 1);

@@ -33,7 +33,8 @@ typedef struct lira_curl {
     lira_transfer *active;        /* in flight or queued (doubly linked) */
     lira_transfer *idle;          /* the pool (singly linked through next) */
     size_t nidle, max_idle;
-    long host_cap;                /* CURLMOPT_MAX_HOST_CONNECTIONS */
+    long host_cap;                /* the default per-host cap */
+    long curl_host_cap;           /* CURLMOPT_MAX_HOST_CONNECTIONS: the largest cap seen */
     lira_origin *origins;         /* http:// origins with transfers */
     char *user_agent;             /* the default User-Agent */
     int no_proxy_env;             /* no *_proxy variable was set at creation */
@@ -51,6 +52,7 @@ struct lira_transfer {
     lira_http_response *res;      /* non-NULL exactly while in flight */
     lira_origin *origin;          /* its http:// origin, or NULL */
     lira_transfer *qnext;         /* in origin's queue */
+    long host_cap;                /* this request's per-host cap (its client's) */
     int queued;                   /* 1 waiting in origin's queue, not in curl */
     lira_http_done_fn done;
     void *ud;

@@ -430,6 +430,7 @@ static void parse_misc(lua_State *L, lc_client *c, int cfg)
     c->redirects = (int)lc_field_int(L, cfg, "lira.client: ", "redirects", 5, 0, 100);
     c->max_body = (size_t)lc_field_int(L, cfg, "lira.client: ", "max_body", 10485760, 1,
                                        INT64_C(1) << 40);
+    c->connections = (long)lc_field_int(L, cfg, "lira.client: ", "connections", 16, 1, 1024);
     const char *ih = opt_string(L, cfg, "lira.client: ", "idempotency_header", "Idempotency-Key");
     if (!lc_valid_header_name(ih, strlen(ih)))
         luaL_error(L, "lira.client: idempotency_header must be a header name");

@@ -54,6 +54,7 @@ typedef struct lc_client {
     lua_State *hookL;           /* where retry.on / breaker.failure run */
     int redirects;
     size_t max_body;
+    long connections;             /* per-host cap of this client's requests */
     char *ca_file;
     int insecure;
     /* per-call scratch, reused */

@@ -625,6 +625,7 @@ int lc_client_request(lua_State *L)
     spec.req.headers = c->hdrs;
     spec.req.max_redirects = c->redirects;
     spec.req.max_body = c->max_body;
+    spec.req.max_host_connections = c->connections;
     spec.req.ca_file = c->ca_file;
     spec.req.insecure = c->insecure;
     spec.idempotent = lira_method_is_idempotent(method);

@@ -47,6 +47,57 @@ describe("concurrent calls", function()
     assert.is_true(nconns < n / 10, "connections: " .. nconns)
   end)
 
+  -- the sandbox's log (sb:log() takes it) and its distinct connection ids
+  local function log_and_connections()
+    local log, seen, n = sb:log(), {}, 0
+    for _, e in ipairs(log) do
+      assert(e.connection, "a log entry without a connection id")
+      if not seen[e.connection] then seen[e.connection] = true; n = n + 1 end
+    end
+    return log, n
+  end
+
+  it("connections caps the connections to the host; the rest wait their turn", function()
+    local lira = require "lira"
+    local c = lira.client { name = "conc-cap4", base_url = sb.url, connections = 4,
+                            breaker = false, limit = false, retry = false }
+    local order = {}
+    lira.run(function()
+      local tasks = {}
+      for i = 1, 12 do
+        tasks[i] = lira.spawn(function()
+          assert(c:get("/delay/100"))
+          order[#order + 1] = i
+        end)
+      end
+      for i = 1, 12 do assert(tasks[i]:join()) end
+    end)
+    local log, nconns = log_and_connections()
+    assert.equals(12, #log)
+    assert.is_true(nconns >= 1 and nconns <= 4, "connections: " .. nconns)
+    -- in order: the first four (sent at once) finish before any of the last four
+    local pos = {}
+    for k, i in ipairs(order) do pos[i] = k end
+    for i = 1, 4 do assert.is_true(pos[i] <= 8, "call " .. i .. " finished " .. pos[i]) end
+  end)
+
+  it("connections above the default lets that many calls run at once", function()
+    local lira = require "lira"
+    local c = lira.client { name = "conc-cap24", base_url = sb.url, connections = 24,
+                            breaker = false, limit = false, retry = false }
+    lira.run(function()
+      local tasks = {}
+      for i = 1, 24 do tasks[i] = lira.spawn(function() assert(c:get("/delay/300")) end) end
+      for i = 1, 24 do assert(tasks[i]:join()) end
+    end)
+    local log, nconns = log_and_connections()
+    assert.equals(24, #log)
+    assert.equals(24, nconns)   -- the default (16) would have made 8 wait
+    local ok, err = pcall(lira.client, { name = "x", base_url = sb.url, connections = 0 })
+    assert.is_false(ok)
+    assert.matches("option connections must be an integer from 1 to 1024", err, 1, true)
+  end)
+
   it("a cancelled task's call ends with kind cancelled and frees its record", function()
     local c = core.client_new { name = "conc-cancel", base_url = sb.url, breaker = false,
                                 limit = false, retry = false }
