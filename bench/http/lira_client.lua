@@ -38,6 +38,7 @@ local client = lira.client {
   limit = { rate = 1e9, per = 1, burst = 1e6 },      -- never waits
   retry = { attempts = 4, base = 0.2, cap = 30, jitter = "full" },
   breaker = { window = 30, failure_rate = 0.5, min_calls = 20, cooldown = 15, half_open = 3 },
+  connections = c,   -- one per task, as the raw client's c handles (the default is 16)
 }
 
 local errors, first_error = 0, nil
