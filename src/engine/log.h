@@ -99,7 +99,7 @@ lira_log_level lira_log_get_level(const lira_log *l);   /* OFF for NULL */
 /* Batching. Between lira_log_batch(l, 1) and lira_log_batch(l, 0) (they
  * nest; the engine's telemetry brackets every loop turn with them), debug and
  * info lines wait in the log's buffer and leave together, whole, in one
- * write(2) at the end (or when the batch is full: 64 KiB for a regular file,
+ * write(2) at the end (or when the batch is full: 16 KiB for a regular file,
  * PIPE_BUF for a pipe, socket or terminal, so that a batch is never split by
  * another writer). A warn or error line first writes the waiting lines and
  * then itself, at once. Outside a batch every line is its own write(2).

@@ -35,7 +35,8 @@ struct lira_log {
 };
 
 #define RL_WAYS 4
-#define LOG_BATCH_FILE (64 * 1024)   /* batch_cap for a regular file */
+#define LOG_BATCH_FILE (16 * 1024)   /* batch_cap for a regular file: ~40 lines, and
+                                        small enough to stay in cache while it fills */
 
 /* Format a whole line (with its '\n') into l->line; returns its length.
  * `suppressed` > 0 adds the "suppressed" field. */
