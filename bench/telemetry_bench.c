@@ -65,6 +65,24 @@ static void one_call(lira_telemetry *t, lira_http_response *res, int i, int64_t 
     lira_telemetry_call_end(t, &tc, &r, now + a.duration_ns, wall);
 }
 
+/* 1 000 warm-up calls (the series exist), then n timed ones; prints and
+ * returns the CPU ns per call. */
+static double timed_calls(lira_telemetry *t, const char *label, int n)
+{
+    lira_http_response *res = lira_http_response_new();
+    res->status = 200;
+    for (int i = 0; i < 1000; i++)
+        one_call(t, res, i, i * 1000);
+    int64_t c0 = cpu(), w0 = mono();
+    for (int i = 0; i < n; i++)
+        one_call(t, res, i, (int64_t)i * 1000000);
+    int64_t c1 = cpu(), w1 = mono();
+    double per = (double)(c1 - c0) / n;
+    printf("%-34s %8.0f ns CPU/call  (%6.0f ns wall)\n", label, per, (double)(w1 - w0) / n);
+    lira_http_response_free(res);
+    return per;
+}
+
 static double run(const char *label, lira_log_level lv, int metrics_off, int n,
                   const char *path)
 {
@@ -78,16 +96,7 @@ static double run(const char *label, lira_log_level lv, int metrics_off, int n,
         fprintf(stderr, "cannot create the hub\n");
         exit(1);
     }
-    lira_http_response *res = lira_http_response_new();
-    res->status = 200;
-    for (int i = 0; i < 1000; i++)   /* warm-up: series exist */
-        one_call(t, res, i, i * 1000);
-    int64_t c0 = cpu(), w0 = mono();
-    for (int i = 0; i < n; i++)
-        one_call(t, res, i, (int64_t)i * 1000000);
-    int64_t c1 = cpu(), w1 = mono();
-    double per = (double)(c1 - c0) / n;
-    printf("%-34s %8.0f ns CPU/call  (%6.0f ns wall)\n", label, per, (double)(w1 - w0) / n);
+    double per = timed_calls(t, label, n);
     if (!metrics_off && lv == LIRA_LOG_INFO) {
         int64_t x0 = cpu();
         char *text = NULL;
@@ -98,7 +107,6 @@ static double run(const char *label, lira_log_level lv, int metrics_off, int n,
                (double)(cpu() - x0) / 1000, len);
         free(text);
     }
-    lira_http_response_free(res);
     lira_telemetry_free(t);
     return per;
 }
@@ -138,17 +146,7 @@ static double run_traced(const char *label, int sampled, int n)
     if (lira_otlp_new(e, &c, &x) != LIRA_OK || lira_tracer_install(e, &s, x, NULL) != LIRA_OK)
         exit(1);
     lira_otlp_config_free(&c);
-    lira_http_response *res = lira_http_response_new();
-    res->status = 200;
-    for (int i = 0; i < 1000; i++)
-        one_call(t, res, i, i * 1000);
-    int64_t c0 = cpu(), w0 = mono();
-    for (int i = 0; i < n; i++)
-        one_call(t, res, i, (int64_t)i * 1000000);
-    int64_t c1 = cpu(), w1 = mono();
-    double per = (double)(c1 - c0) / n;
-    printf("%-34s %8.0f ns CPU/call  (%6.0f ns wall)\n", label, per, (double)(w1 - w0) / n);
-    lira_http_response_free(res);
+    double per = timed_calls(t, label, n);
     lira_engine_free(e);
     return per;
 }
