@@ -326,18 +326,23 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* Whole lines out; a failed write is counted. */
+static int write_out(lira_log *l, const char *p, size_t n)
+{
+    if (write_all(l->fd, p, n) == 0)
+        return LIRA_OK;
+    l->stats.write_errors++;
+    return LIRA_ESTATE;
+}
+
 int lira_log_flush(lira_log *l)
 {
     if (!l || l->used == 0)
         return LIRA_OK;
-    int rc = write_all(l->fd, l->buf, l->used);
+    int rc = write_out(l, l->buf, l->used);
     l->used = 0;
     l->line = l->buf;
-    if (rc < 0) {
-        l->stats.write_errors++;
-        return LIRA_ESTATE;
-    }
-    return LIRA_OK;
+    return rc;
 }
 
 void lira_log_batch(lira_log *l, int begin)
@@ -360,10 +365,7 @@ static int keep_line(lira_log *l, size_t len)
 {
     int rc = LIRA_OK;
     if (l->used > 0 && l->used + len > l->batch_cap) {
-        if (write_all(l->fd, l->buf, l->used) < 0) {
-            l->stats.write_errors++;
-            rc = LIRA_ESTATE;
-        }
+        rc = write_out(l, l->buf, l->used);
         memmove(l->buf, l->line, len);
         l->used = 0;
     }
@@ -393,11 +395,5 @@ int lira_log_write(lira_log *l, lira_log_level lv, int64_t now_ns, int64_t wall_
         lira_log_flush(l);
     size_t len = lira__log_format(l, lv, wall_ns, msg, fields, n, pending);
     l->stats.lines++;
-    if (batch)
-        return keep_line(l, len);
-    if (write_all(l->fd, l->line, len) < 0) {
-        l->stats.write_errors++;
-        return LIRA_ESTATE;
-    }
-    return LIRA_OK;
+    return batch ? keep_line(l, len) : write_out(l, l->line, len);
 }

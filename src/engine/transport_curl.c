@@ -169,10 +169,10 @@ static void active_unlink(lira_curl *tp, lira_transfer *x)
  * host_cap when it has none). On cleartext http:// a transfer holds its
  * connection for its whole life (HTTP/2 is only negotiated over TLS here,
  * and there is no pipelining), so at most cap of an origin's transfers
- * inside curl is exactly a per-host connection cap. Queuing the others here costs a list append;
- * curl's own pending queue costs a connection set-up attempt (URL parse,
- * connection struct, cache search) per queued transfer, which with 32 tasks
- * on 16 connections was ~30 us of client CPU per request. https:// is left
+ * inside curl is exactly a per-host connection cap. Queuing the others here
+ * costs a list append; curl's own pending queue costs a connection set-up
+ * attempt (URL parse, connection struct, cache search) per queued transfer,
+ * which with 32 tasks on 16 connections was ~30 us of client CPU per request. https:// is left
  * to curl (HTTP/2 multiplexes many transfers on one connection); curl's cap,
  * the largest any request asked for, stays set as the backstop (https,
  * redirects to other hosts). */
