@@ -31,7 +31,11 @@ int lira_sched_drive(lua_State *L, lira_sched *s, int (*done)(void *ud), void *u
             lira_sched_run_batch(L, s);
             if (done(ud))
                 return LIRA_OK;
-            lira_sched_poll_nowait(s);
+            /* Tasks still ready (a yield, a sleep(0)): let due I/O and
+             * timers in before they run again. None ready: the blocking
+             * step below does the same poll, so one epoll_wait a turn. */
+            if (s->nready > 0)
+                lira_sched_poll_nowait(s);
             continue;
         }
         if (!s->e || !lira_engine_busy(s->e))
