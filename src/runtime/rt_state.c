@@ -7,15 +7,17 @@
  * gets an error raised inside it). `lira.core` is preloaded from this
  * binary, so the engine the runtime created is the one every state uses;
  * the Lua half is found next to the binary (installed layout) or in the
- * source tree (build tree, LIRA_SOURCE_LUA_DIR).
+ * source tree (build tree, LIRA_SOURCE_LUA_DIR). Loading runs the file and
+ * keeps what the runtime needs of its spec; the admin page and lira check
+ * ask the loaded state through lira.runtime.
  *
- * Size: `require` goes through a searcher of ours (rt_modules.h) that
+ * Size: `require` goes through a searcher of ours (rt_modules.c) that
  * loads lira's modules from bytecode compiled once per process and records
  * the integration's local modules; after loading, a full collection and the
- * generational collector keep an idle state small. */
+ * generational collector keep an idle state small. The tasks that run in
+ * the state are rt_tasks.c's. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,17 +27,13 @@
 
 #include <lualib.h>
 
-#include "core/status.h"
-#include "engine/log.h"
-#include "runtime/rt_modules.h"
-#include "runtime/runtime.h"
+#include "runtime/rt_state_impl.h"
 
 int luaopen_lira_core(lua_State *L);
 
 #define WD_COUNT 10000   /* instructions between watchdog checks */
 
-static const char *const kind_fn[3] = {"sync", "start", "stop"};
-static const char *const kind_label[3] = {"run", "start", "stop"};
+const char *const lira__rt_kind_fn[3] = {"sync", "start", "stop"};
 
 /* ------------------------------------------------------------ allocator */
 
@@ -144,170 +142,6 @@ static void set_paths(lua_State *L, const char *bin_dir, const char *file)
     lua_pop(L, 2);
 }
 
-/* ------------------------------------------------------------ modules */
-
-/* The bytecode cache: lira's library modules, compiled once per process
- * (with debug info: tracebacks keep their lines). Lua runs on the loop
- * thread only, so it needs no lock. A file whose size or mtime changed is
- * compiled again. */
-typedef struct bc_chunk {
-    char *path;
-    off_t size;
-    int64_t mtime_ns;
-    char *code;
-    size_t len, cap;
-    struct bc_chunk *next;
-} bc_chunk;
-
-static bc_chunk *chunk_cache;
-
-void rt_chunk_cache_free(void)
-{
-    while (chunk_cache) {
-        bc_chunk *c = chunk_cache;
-        chunk_cache = c->next;
-        free(c->path);
-        free(c->code);
-        free(c);
-    }
-}
-
-static int chunk_write(lua_State *L, const void *p, size_t sz, void *ud)
-{
-    (void)L;
-    bc_chunk *c = ud;
-    if (c->len + sz > c->cap) {
-        size_t cap = (c->len + sz) * 2;
-        char *n = realloc(c->code, cap);
-        if (!n)
-            return 1;
-        c->code = n;
-        c->cap = cap;
-    }
-    memcpy(c->code + c->len, p, sz);
-    c->len += sz;
-    return 0;
-}
-
-/* Push the loaded chunk of a library file (from the cache when it is
- * current, else compiled and cached); LUA_OK or an error pushed. */
-static int load_cached(lua_State *L, const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return luaL_loadfilex(L, path, "t");
-    int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    bc_chunk *c = chunk_cache;
-    while (c && strcmp(c->path, path) != 0)
-        c = c->next;
-    if (c && c->size == st.st_size && c->mtime_ns == mt) {
-        lua_pushfstring(L, "@%s", path);
-        int rc = luaL_loadbufferx(L, c->code, c->len, lua_tostring(L, -1), "b");
-        lua_remove(L, -2);
-        return rc;
-    }
-    int rc = luaL_loadfilex(L, path, "t");
-    if (rc != LUA_OK)
-        return rc;
-    if (!c) {
-        c = calloc(1, sizeof *c);
-        if (!c || !(c->path = strdup(path))) {
-            free(c);
-            return LUA_OK;   /* not cached: the next state parses it again */
-        }
-        c->next = chunk_cache;
-        chunk_cache = c;
-    }
-    c->len = 0;
-    if (lua_dump(L, chunk_write, c, 0) != 0)
-        c->size = -1;        /* never matches: compiled again next time */
-    else
-        c->size = st.st_size;
-    c->mtime_ns = mt;
-    return LUA_OK;
-}
-
-#define MODULES_KEY "lira.rt.modules"
-
-/* package.searchers[2], ours: upvalue 1 is the integration's folder with a
- * trailing slash. Same contract as Lua's file searcher. */
-static int l_searcher(lua_State *L)
-{
-    const char *name = luaL_checkstring(L, 1);
-    const char *dir = lua_tostring(L, lua_upvalueindex(1));
-    lua_getglobal(L, "package");
-    lua_getfield(L, -1, "searchpath");
-    lua_pushstring(L, name);
-    lua_getfield(L, -3, "path");
-    lua_call(L, 2, 2);
-    if (lua_isnil(L, -2))
-        return 1;            /* the "no file ..." message */
-    lua_pop(L, 1);
-    const char *path = lua_tostring(L, -1);
-    int local = strncmp(path, dir, strlen(dir)) == 0;
-    int rc;
-    if (local) {
-        char real[PATH_MAX];
-        lua_getfield(L, LUA_REGISTRYINDEX, MODULES_KEY);
-        lua_pushboolean(L, 1);
-        lua_setfield(L, -2, realpath(path, real) ? real : path);
-        lua_pop(L, 1);
-        rc = luaL_loadfilex(L, path, "t");
-    } else {
-        rc = load_cached(L, path);
-    }
-    if (rc != LUA_OK)
-        return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, path,
-                          lua_tostring(L, -1));
-    lua_pushvalue(L, -2);
-    return 2;
-}
-
-static void set_searcher(lua_State *L, const char *file)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", file);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        slash[1] = '\0';
-    else
-        snprintf(dir, sizeof dir, "./");
-    lua_newtable(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, MODULES_KEY);
-    lua_getglobal(L, "package");
-    lua_getfield(L, -1, "searchers");
-    lua_pushstring(L, dir);
-    lua_pushcclosure(L, l_searcher, 1);
-    lua_rawseti(L, -2, 2);
-    lua_pop(L, 2);
-}
-
-int rt_version_uses(rt_version *v, const char *path)
-{
-    lua_State *L = v->L;
-    int top = lua_gettop(L);
-    lua_getfield(L, LUA_REGISTRYINDEX, MODULES_KEY);
-    int used = lua_istable(L, -1) && lua_getfield(L, -1, path) != LUA_TNIL;
-    lua_settop(L, top);
-    return used;
-}
-
-void rt_version_modules(rt_version *v, void (*fn)(void *ud, const char *path), void *ud)
-{
-    lua_State *L = v->L;
-    int top = lua_gettop(L);
-    lua_getfield(L, LUA_REGISTRYINDEX, MODULES_KEY);
-    if (lua_istable(L, -1)) {
-        lua_pushnil(L);
-        while (lua_next(L, -2)) {
-            lua_pop(L, 1);
-            if (lua_type(L, -1) == LUA_TSTRING)
-                fn(ud, lua_tostring(L, -1));
-        }
-    }
-    lua_settop(L, top);
-}
-
 /* ------------------------------------------------------------ loading */
 
 typedef struct load_args {
@@ -349,13 +183,33 @@ static int ref_field(lua_State *L, int t, const char *k)
     return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
+/* What the C side keeps of the spec at `spec`: its name, `every`, and
+ * which of sync / start / stop it gives. */
+static int read_spec(lua_State *L, rt_version *v, int spec)
+{
+    lua_getfield(L, spec, "name");
+    v->name = strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    if (!v->name)
+        return luaL_error(L, "out of memory");
+    lua_getfield(L, spec, "every");
+    v->every = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    for (int k = 0; k < 3; k++) {
+        lua_getfield(L, spec, lira__rt_kind_fn[k]);
+        v->has[k] = lua_isfunction(L, -1);
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
 static int load_body(lua_State *L)
 {
     load_args *a = lua_touserdata(L, 1);
     rt_version *v = a->v;
     luaL_openlibs(L);
     set_paths(L, v->r ? v->r->search_dir : ".", a->file);
-    set_searcher(L, a->file);
+    lira__rt_set_searcher(L, a->file);
     if (v->r && v->r->e)
         lira_lua_set_engine(L, v->r->e);
     lua_getglobal(L, "require");
@@ -383,19 +237,7 @@ static int load_body(lua_State *L)
         return luaL_error(L, "%s: the file must return lira.integration{...} (it returned a %s)",
                           a->file, luaL_typename(L, spec));
     lua_pop(L, 2);
-    lua_getfield(L, spec, "name");
-    v->name = strdup(lua_tostring(L, -1));
-    lua_pop(L, 1);
-    if (!v->name)
-        return luaL_error(L, "out of memory");
-    lua_getfield(L, spec, "every");
-    v->every = lua_tonumber(L, -1);
-    lua_pop(L, 1);
-    for (int k = 0; k < 3; k++) {
-        lua_getfield(L, spec, kind_fn[k]);
-        v->has[k] = lua_isfunction(L, -1);
-        lua_pop(L, 1);
-    }
+    read_spec(L, v, spec);
     v->runner_ref = ref_field(L, rtm, "runner");
     lua_getfield(L, rtm, "ctx");
     lua_pushvalue(L, spec);
@@ -507,18 +349,7 @@ void rt_version_close(rt_version *v)
     free(v);
 }
 
-/* ------------------------------------------------------------ running */
-
-int rt_version_run_ready(rt_version *v)
-{
-    v->r->wd_gen++;
-    return lira_lua_run_ready(v->L);
-}
-
-int rt_version_has_ready(rt_version *v)
-{
-    return lira_lua_has_ready(v->L);
-}
+/* ------------------------------------------------------------ admin, lint */
 
 /* Call `rtm.<fn>()` of lira.runtime; leaves its one result on the stack. */
 static int call_runtime(lua_State *L, const char *fn)
@@ -531,97 +362,6 @@ static int call_runtime(lua_State *L, const char *fn)
     lua_remove(L, -2);
     return 0;
 }
-
-int rt_version_tasks(rt_version *v)
-{
-    lua_State *L = v->L;
-    int top = lua_gettop(L);
-    int n = 0;
-    lua_getglobal(L, "package");
-    lua_getfield(L, -1, "loaded");
-    lua_getfield(L, -1, "lira.core");
-    if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, "loop");
-        lua_getfield(L, -1, "count");
-        lua_pushvalue(L, -2);
-        if (lua_pcall(L, 1, 1, 0) == LUA_OK)
-            n = (int)lua_tointeger(L, -1);
-    }
-    lua_settop(L, top);
-    return n;
-}
-
-int rt_version_spawn(rt_version *v, int kind)
-{
-    lua_State *L = v->L;
-    int top = lua_gettop(L);
-    lua_getglobal(L, "package");
-    lua_getfield(L, -1, "loaded");
-    lua_getfield(L, -1, "lira.core");
-    lua_getfield(L, -1, "spawn");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, v->runner_ref);
-    lua_pushstring(L, kind_label[kind]);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, v->spec_ref);
-    lua_getfield(L, -1, kind_fn[kind]);
-    lua_remove(L, -2);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, v->ctx_ref);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, v->report_ref[kind]);
-    if (lua_pcall(L, 5, 1, 0) != LUA_OK) {
-        rt_log(v->r, LIRA_LOG_ERROR, "integration: cannot spawn a task", v->name, "error",
-               lua_tostring(L, -1), NULL, NULL);
-        lua_settop(L, top);
-        return LIRA_ENOMEM;
-    }
-    v->task_ref[kind] = luaL_ref(L, LUA_REGISTRYINDEX);
-    v->active[kind] = 1;
-    lua_settop(L, top);
-    return LIRA_OK;
-}
-
-/* Call task:<method>() for the task at the top; leaves one result. */
-static void task_method(lua_State *L, const char *method)
-{
-    lua_getfield(L, -1, method);
-    lua_insert(L, -2);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-        lua_pop(L, 1);
-        lua_pushnil(L);
-    }
-}
-
-void rt_version_cancel(rt_version *v)
-{
-    lua_State *L = v->L;
-    for (int k = 0; k < 3; k++) {
-        if (v->task_ref[k] == LUA_NOREF)
-            continue;
-        lua_rawgeti(L, LUA_REGISTRYINDEX, v->task_ref[k]);
-        task_method(L, "cancel");
-        lua_pop(L, 1);
-    }
-}
-
-void rt_version_check_tasks(rt_version *v)
-{
-    lua_State *L = v->L;
-    for (int k = 0; k < 3; k++) {
-        if (!v->active[k] || v->task_ref[k] == LUA_NOREF)
-            continue;
-        lua_rawgeti(L, LUA_REGISTRYINDEX, v->task_ref[k]);
-        task_method(L, "status");
-        const char *s = lua_tostring(L, -1);
-        int over = s && (strcmp(s, "done") == 0 || strcmp(s, "failed") == 0 ||
-                         strcmp(s, "cancelled") == 0);
-        lua_pop(L, 1);
-        if (!over)
-            continue;
-        luaL_unref(L, LUA_REGISTRYINDEX, v->task_ref[k]);
-        v->task_ref[k] = LUA_NOREF;
-        rt_on_report(v, k, 0, "the task ended without reporting its outcome", NULL);
-    }
-}
-
-/* ------------------------------------------------------------ admin, lint */
 
 char *rt_version_clients_json(rt_version *v)
 {
