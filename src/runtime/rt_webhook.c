@@ -297,6 +297,28 @@ static int cmp_route(const void *a, const void *b)
     return strcmp(((const rt_wh_route *)a)->path, ((const rt_wh_route *)b)->path);
 }
 
+/* A path is one integration's: v may keep its own routes, not take another
+ * integration's (as the served table has them now). */
+static int check_owners(rt *r, const rt_version *v, const char *file, const rt_wh_route *rs,
+                        size_t k, char *err, size_t cap)
+{
+    int rc = LIRA_OK;
+    rt_wh *w = r->webhooks;
+    if (w) {
+        rt_wh_table *t = rt_wh_table_get(w);
+        for (size_t i = 0; t && i < k && rc == LIRA_OK; i++) {
+            const rt_wh_route *o = rt_wh_find(t, rs[i].path);
+            if (o && strcmp(o->integ, v->name) != 0) {
+                snprintf(err, cap, "%s:1: webhooks[\"%s\"]: the route already belongs to the "
+                         "integration '%s'", file, rs[i].path, o->integ);
+                rc = LIRA_EINVAL;
+            }
+        }
+        rt_wh_table_put(w, t);
+    }
+    return rc;
+}
+
 int rt_wh_routes_read(rt *r, rt_version *v, const char *file, rt_wh_route **out, size_t *n,
                       char *err, size_t cap)
 {
@@ -347,19 +369,8 @@ done:
     lua_settop(L, top);
     if (rc == LIRA_OK && k > 1)
         qsort(rs, k, sizeof *rs, cmp_route);
-    rt_wh *w = r->webhooks;
-    if (rc == LIRA_OK && w) {
-        rt_wh_table *t = rt_wh_table_get(w);
-        for (size_t i = 0; t && i < k && rc == LIRA_OK; i++) {
-            const rt_wh_route *o = rt_wh_find(t, rs[i].path);
-            if (o && strcmp(o->integ, v->name) != 0) {
-                snprintf(err, cap, "%s:1: webhooks[\"%s\"]: the route already belongs to the "
-                         "integration '%s'", file, rs[i].path, o->integ);
-                rc = LIRA_EINVAL;
-            }
-        }
-        rt_wh_table_put(w, t);
-    }
+    if (rc == LIRA_OK)
+        rc = check_owners(r, v, file, rs, k, err, cap);
     if (rc != LIRA_OK) {
         rt_wh_routes_free(rs, k);
         return rc;
