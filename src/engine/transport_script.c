@@ -1,10 +1,11 @@
-/* transport_script.c — the scripted transport (see transport_script.h).
+/* transport_script.c — the scripted transport (see transport_script.h):
+ * its attempts (start, completion on a timer, cancel), the record of the
+ * requests it saw, its counters and lifetime. The routes and their step
+ * queues, which decide what an attempt gets, are transport_script_steps.c's.
  *
  * Each attempt's outcome is decided when it starts (which step serves it,
  * and whether the request's timeout cuts the step's delay); the response is
  * built then too, so completion only hands it over. */
-#include "transport_script.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,30 +13,11 @@
 
 #include "mem.h"
 #include "status.h"
+#include "transport_script_impl.h"
 
 #define DEFAULT_MAX_BODY ((size_t)10 * 1024 * 1024)
 
-typedef struct step_node {
-    struct step_node *next;
-    int status;
-    lira_failure failure;
-    char **headers;
-    size_t nheaders;
-    char *body;
-    size_t body_len;
-    char *error;
-    int64_t delay_ns;
-    int repeat;
-} step_node;
-
-typedef struct route {
-    char *key;               /* "GET /x", "/x", or "" for the default queue */
-    step_node *head, *tail;
-} route;
-
-typedef struct script_tp script_tp;
-
-typedef struct sxfer {
+struct sxfer {
     struct sxfer *prev, *next;
     script_tp *tp;
     lira_timer timer;
@@ -45,30 +27,19 @@ typedef struct sxfer {
     lira_script_request *rec; /* NULL when not recorded */
     uint64_t rec_gen;
     int held;
-} sxfer;
-
-struct script_tp {
-    lira_transport base;      /* first: a lira_transport * is a script_tp * */
-    route *routes;
-    size_t nroutes;
-    lira_script_request **recs;
-    size_t nrecs, caprecs, max_records;
-    uint64_t rec_gen;         /* bumped by reset, so late completions skip old records */
-    size_t started, unmatched, in_flight;
-    sxfer *flying;
 };
 
 static const lira_transport_ops script_ops;
 
-static script_tp *as_script(const lira_transport *t)
+script_tp *lira__script_of(const lira_transport *t)
 {
     return t && t->ops == &script_ops ? (script_tp *)(uintptr_t)t : NULL;
 }
 
-static char *dup_s(const char *s) { return s ? lira_strndup(s, strlen(s)) : NULL; }
+char *lira__script_dup(const char *s) { return s ? lira_strndup(s, strlen(s)) : NULL; }
 
 /* Copy a NULL-terminated list of lines; LIRA_ETOOBIG past `cap`. */
-static int copy_lines(const char *const *in, size_t cap, char ***out, size_t *n)
+int lira__script_copy_lines(const char *const *in, size_t cap, char ***out, size_t *n)
 {
     size_t k = 0;
     while (in && in[k])
@@ -82,7 +53,7 @@ static int copy_lines(const char *const *in, size_t cap, char ***out, size_t *n)
     if (!l)
         return LIRA_ENOMEM;
     for (size_t i = 0; i < k; i++) {
-        if (!(l[i] = dup_s(in[i]))) {
+        if (!(l[i] = lira__script_dup(in[i]))) {
             lira_lines_free(l, i);
             return LIRA_ENOMEM;
         }
@@ -90,16 +61,6 @@ static int copy_lines(const char *const *in, size_t cap, char ***out, size_t *n)
     *out = l;
     *n = k;
     return LIRA_OK;
-}
-
-static void free_step(step_node *s)
-{
-    if (!s)
-        return;
-    lira_lines_free(s->headers, s->nheaders);
-    free(s->body);
-    free(s->error);
-    free(s);
 }
 
 static void free_record(lira_script_request *r)
@@ -111,142 +72,6 @@ static void free_record(lira_script_request *r)
     lira_lines_free(r->headers, r->nheaders);
     free(r->body);
     free(r);
-}
-
-/* The path of an absolute URL, without query or fragment: [*p, *p + *n). */
-static void url_path(const char *url, const char **p, size_t *n)
-{
-    const char *s = strstr(url, "://");
-    s = s ? s + 3 : url;
-    s += strcspn(s, "/?#");
-    if (*s != '/') {
-        *p = "/";
-        *n = 1;
-        return;
-    }
-    *p = s;
-    *n = strcspn(s, "?#");
-}
-
-/* ------------------------------------------------------------ routes */
-
-static route *find_route(script_tp *tp, const char *key, size_t klen)
-{
-    for (size_t i = 0; i < tp->nroutes; i++)
-        if (strlen(tp->routes[i].key) == klen && memcmp(tp->routes[i].key, key, klen) == 0)
-            return &tp->routes[i];
-    return NULL;
-}
-
-static int check_step(const lira_script_step *s)
-{
-    if (s->failure < LIRA_FAIL_NONE || s->failure >= LIRA_FAIL_COUNT_ ||
-        s->failure == LIRA_FAIL_CANCELLED || s->failure == LIRA_FAIL_DEADLINE)
-        return LIRA_EINVAL;
-    if (s->failure == LIRA_FAIL_NONE && (s->status < 100 || s->status > 999))
-        return LIRA_EINVAL;
-    if (s->delay_ns < 0 && s->delay_ns != LIRA_SCRIPT_HANG)
-        return LIRA_EINVAL;
-    for (size_t i = 0; s->headers && s->headers[i]; i++)
-        if (!strchr(s->headers[i], ':'))
-            return LIRA_EINVAL;
-    return LIRA_OK;
-}
-
-static int make_step(const lira_script_step *s, step_node **out)
-{
-    step_node *n = calloc(1, sizeof *n);
-    if (!n)
-        return LIRA_ENOMEM;
-    n->status = s->status;
-    n->failure = s->failure;
-    n->delay_ns = s->delay_ns;
-    n->repeat = s->repeat != 0;
-    int rc = copy_lines(s->headers, LIRA_SCRIPT_MAX_HEADERS, &n->headers, &n->nheaders);
-    if (rc == LIRA_OK && s->body) {
-        n->body_len = s->body_len ? s->body_len : strlen(s->body);
-        if (!(n->body = lira_strndup(s->body, n->body_len)))
-            rc = LIRA_ENOMEM;
-    }
-    if (rc == LIRA_OK && s->error && !(n->error = dup_s(s->error)))
-        rc = LIRA_ENOMEM;
-    if (rc != LIRA_OK) {
-        free_step(n);
-        return rc;
-    }
-    *out = n;
-    return LIRA_OK;
-}
-
-int lira_script_push(lira_transport *t, const char *rkey, const lira_script_step *step)
-{
-    script_tp *tp = as_script(t);
-    if (!tp || !step)
-        return LIRA_EINVAL;
-    if (!rkey)
-        rkey = "";
-    if (*rkey && !strchr(rkey, '/'))
-        return LIRA_EINVAL;
-    int rc = check_step(step);
-    step_node *n = NULL;
-    if (rc != LIRA_OK || (rc = make_step(step, &n)) != LIRA_OK)
-        return rc;
-    route *r = find_route(tp, rkey, strlen(rkey));
-    if (!r) {
-        route *grown = realloc(tp->routes, (tp->nroutes + 1) * sizeof *grown);
-        if (!grown) {
-            free_step(n);
-            return LIRA_ENOMEM;
-        }
-        tp->routes = grown;
-        r = &tp->routes[tp->nroutes];
-        *r = (route){.key = dup_s(rkey)};
-        if (!r->key) {
-            free_step(n);
-            return LIRA_ENOMEM;
-        }
-        tp->nroutes++;
-    }
-    if (r->tail)
-        r->tail->next = n;
-    else
-        r->head = n;
-    r->tail = n;
-    return LIRA_OK;
-}
-
-/* The step that serves `req`, or NULL. *consumed tells whether the caller
- * now owns it (it was taken off its queue). */
-static step_node *take_step(script_tp *tp, const lira_http_request *req, int *consumed)
-{
-    const char *path;
-    size_t plen;
-    url_path(req->url, &path, &plen);
-    char key[1024];
-    size_t mlen = strlen(req->method);
-    route *cand[3] = {NULL, NULL, find_route(tp, "", 0)};
-    if (mlen + 1 + plen < sizeof key) {
-        memcpy(key, req->method, mlen);
-        key[mlen] = ' ';
-        memcpy(key + mlen + 1, path, plen);
-        cand[0] = find_route(tp, key, mlen + 1 + plen);
-        cand[1] = find_route(tp, path, plen);
-    }
-    for (int i = 0; i < 3; i++) {
-        route *r = cand[i];
-        if (!r || !r->head)
-            continue;
-        step_node *s = r->head;
-        *consumed = !s->repeat;
-        if (*consumed) {
-            r->head = s->next;
-            if (!r->head)
-                r->tail = NULL;
-            s->next = NULL;
-        }
-        return s;
-    }
-    return NULL;
 }
 
 /* ------------------------------------------------------------ the record */
@@ -266,9 +91,9 @@ static lira_script_request *record(script_tp *tp, const lira_http_request *req, 
     lira_script_request *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    r->method = dup_s(req->method);
-    r->url = dup_s(req->url);
-    int rc = copy_lines(req->headers, SIZE_MAX, &r->headers, &r->nheaders);
+    r->method = lira__script_dup(req->method);
+    r->url = lira__script_dup(req->url);
+    int rc = lira__script_copy_lines(req->headers, SIZE_MAX, &r->headers, &r->nheaders);
     if (req->body && (r->body = lira_strndup(req->body, req->body_len)))
         r->body_len = req->body_len;
     if (!r->method || !r->url || rc != LIRA_OK || (req->body && !r->body)) {
@@ -372,7 +197,7 @@ static int prepare(script_tp *tp, const lira_http_request *req, int64_t now, sxf
                    int64_t *at_ns)
 {
     int consumed = 0;
-    step_node *s = take_step(tp, req, &consumed);
+    step_node *s = lira__script_take_step(tp, req, &consumed);
     lira_http_response *res = x->res;
     int rc = LIRA_OK;
     int64_t delay = LIRA_SCRIPT_HANG;
@@ -383,7 +208,7 @@ static int prepare(script_tp *tp, const lira_http_request *req, int64_t now, sxf
         res->failure = LIRA_FAIL_TRANSPORT;
         const char *p;
         size_t n;
-        url_path(req->url, &p, &n);
+        lira__script_url_path(req->url, &p, &n);
         snprintf(res->error, sizeof res->error, "no scripted step for %s %.*s", req->method,
                  (int)(n > 200 ? 200 : n), p);
         delay = 0;
@@ -391,7 +216,7 @@ static int prepare(script_tp *tp, const lira_http_request *req, int64_t now, sxf
         rc = fill_response(res, s, req->max_body ? req->max_body : DEFAULT_MAX_BODY);
         delay = s->delay_ns;
         if (consumed)
-            free_step(s);
+            lira__script_free_step(s);
     }
     if (req->timeout_ns > 0 && (delay == LIRA_SCRIPT_HANG || delay > req->timeout_ns)) {
         /* The transport's own timeout wins over a slower step. */
@@ -413,7 +238,7 @@ static int prepare(script_tp *tp, const lira_http_request *req, int64_t now, sxf
 static int script_start(lira_transport *t, const lira_http_request *req, lira_http_done_fn done,
                         void *ud, lira_transfer **out)
 {
-    script_tp *tp = as_script(t);
+    script_tp *tp = lira__script_of(t);
     if (!tp || !req || !req->method || !req->url || !done || (req->body_len && !req->body))
         return LIRA_EINVAL;
     lira_engine *e = t->engine;
@@ -458,7 +283,7 @@ static int script_start(lira_transport *t, const lira_http_request *req, lira_ht
 
 static void script_cancel(lira_transport *t, lira_transfer *xt)
 {
-    script_tp *tp = as_script(t);
+    script_tp *tp = lira__script_of(t);
     sxfer *x = (sxfer *)(void *)xt;
     if (!tp || !x)
         return;
@@ -471,22 +296,6 @@ static void script_cancel(lira_transport *t, lira_transfer *xt)
     complete(x);
 }
 
-static void drop_steps(script_tp *tp)
-{
-    for (size_t i = 0; i < tp->nroutes; i++) {
-        step_node *s = tp->routes[i].head;
-        while (s) {
-            step_node *n = s->next;
-            free_step(s);
-            s = n;
-        }
-        free(tp->routes[i].key);
-    }
-    free(tp->routes);
-    tp->routes = NULL;
-    tp->nroutes = 0;
-}
-
 static void drop_records(script_tp *tp)
 {
     for (size_t i = 0; i < tp->nrecs; i++)
@@ -497,12 +306,12 @@ static void drop_records(script_tp *tp)
 
 static void script_destroy(lira_transport *t)
 {
-    script_tp *tp = as_script(t);
+    script_tp *tp = lira__script_of(t);
     if (!tp)
         return;
     while (tp->flying)
         script_cancel(t, (lira_transfer *)(void *)tp->flying);
-    drop_steps(tp);
+    lira__script_drop_steps(tp);
     drop_records(tp);
     free(tp->recs);
     free(tp);
@@ -544,13 +353,13 @@ int lira_script_install(lira_engine *e, const lira_script_options *opt, lira_tra
 
 size_t lira_script_count(const lira_transport *t)
 {
-    script_tp *tp = as_script(t);
+    script_tp *tp = lira__script_of(t);
     return tp ? tp->nrecs : 0;
 }
 
 const lira_script_request *lira_script_request_at(const lira_transport *t, size_t i)
 {
-    script_tp *tp = as_script(t);
+    script_tp *tp = lira__script_of(t);
     return tp && i < tp->nrecs ? tp->recs[i] : NULL;
 }
 
@@ -573,38 +382,28 @@ const char *lira_script_request_header(const lira_script_request *r, const char 
 
 size_t lira_script_started(const lira_transport *t)
 {
-    script_tp *tp = as_script(t);
+    script_tp *tp = lira__script_of(t);
     return tp ? tp->started : 0;
 }
 
 size_t lira_script_unmatched(const lira_transport *t)
 {
-    script_tp *tp = as_script(t);
+    script_tp *tp = lira__script_of(t);
     return tp ? tp->unmatched : 0;
 }
 
 size_t lira_script_in_flight(const lira_transport *t)
 {
-    script_tp *tp = as_script(t);
+    script_tp *tp = lira__script_of(t);
     return tp ? tp->in_flight : 0;
-}
-
-size_t lira_script_steps_left(const lira_transport *t)
-{
-    script_tp *tp = as_script(t);
-    size_t n = 0;
-    for (size_t i = 0; tp && i < tp->nroutes; i++)
-        for (const step_node *s = tp->routes[i].head; s; s = s->next)
-            n++;
-    return n;
 }
 
 void lira_script_reset(lira_transport *t)
 {
-    script_tp *tp = as_script(t);
+    script_tp *tp = lira__script_of(t);
     if (!tp)
         return;
-    drop_steps(tp);
+    lira__script_drop_steps(tp);
     drop_records(tp);
     tp->started = tp->unmatched = 0;
 }
