@@ -228,6 +228,29 @@ static rt_integ *new_integ(rt *r, rt_version *v, const char *file)
     return in;
 }
 
+/* v (loaded, its routes read) becomes in's current version: the one it
+ * replaces is retired, the routes served, the work scheduled again. */
+static void install(rt *r, rt_integ *in, rt_version *v, rt_wh_route *hooks, size_t nhooks)
+{
+    rt_version *old = in->cur;
+    v->in = in;
+    v->generation = ++in->generation;
+    in->cur = v;
+    in->last_reload_wall = lira_engine_wall(r->e);
+    free(in->last_reload_error);
+    in->last_reload_error = NULL;
+    in->failed_hash[0] = '\0';
+    if (old && old->every != v->every)
+        lira_timer_stop(r->e, &in->run_timer);
+    if (!v->every)
+        lira_timer_stop(r->e, &in->run_timer);
+    lira_timer_stop(r->e, &in->start_timer);
+    rt_retire(r, old);
+    rt_reload_watch_modules(r, v);
+    rt_wh_install(r, in->name, hooks, nhooks);
+    rt_integ_start(in);
+}
+
 int rt_load_file(rt *r, const char *file)
 {
     char err[2048];
@@ -274,23 +297,7 @@ int rt_load_file(rt *r, const char *file)
         rt_version_close(v);
         return load_failed(r, file, "out of memory");
     }
-    rt_version *old = in->cur;
-    v->in = in;
-    v->generation = ++in->generation;
-    in->cur = v;
-    in->last_reload_wall = lira_engine_wall(r->e);
-    free(in->last_reload_error);
-    in->last_reload_error = NULL;
-    in->failed_hash[0] = '\0';
-    if (old && old->every != v->every)
-        lira_timer_stop(r->e, &in->run_timer);
-    if (!v->every)
-        lira_timer_stop(r->e, &in->run_timer);
-    lira_timer_stop(r->e, &in->start_timer);
-    rt_retire(r, old);
-    rt_reload_watch_modules(r, v);
-    rt_wh_install(r, in->name, hooks, nhooks);
-    rt_integ_start(in);
+    install(r, in, v, hooks, nhooks);
     char gen[32];
     snprintf(gen, sizeof gen, "%llu", (unsigned long long)v->generation);
     rt_log(r, LIRA_LOG_INFO, reload ? "integration: reloaded" : "integration: loaded", in->name,
