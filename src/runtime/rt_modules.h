@@ -1,5 +1,5 @@
 /* rt_modules.h — which files an integration's `require` loaded, and the
- * process-wide cache of lira's own precompiled Lua modules (rt_state.c).
+ * process-wide cache of lira's own precompiled Lua modules (rt_modules.c).
  *
  * Every version's state gets a Lua searcher in place of Lua's own file
  * searcher: a module found in the integration's own folder (or below it)

@@ -4,6 +4,9 @@
  *   rt_cli.c     flags, environment, the two entry points
  *   rt_state.c   one lua_State per integration version: allocator with a
  *                limit, module paths, the watchdog hook, loading a file
+ *   rt_modules.c `require` in a version's state: the integration's own
+ *                modules recorded, lira's own precompiled and cached
+ *   rt_tasks.c   the tasks in a version's state: spawn, resume, cancel
  *   rt_super.c   scheduling (`every`), supervision (`start` restarts with
  *                backoff), runs and their outcomes, draining a version
  *   rt_loop.c    the set of integrations, the loop, signals, shutdown
@@ -151,7 +154,7 @@ struct rt {
 int lira_run_main(int argc, char **argv);
 int lira_check_main(int argc, char **argv);
 
-/* ------------------------------------------------------------ rt_state.c */
+/* ------------------------------------------------------ rt_state.c, rt_tasks.c */
 
 /* Create a version of `file` (not yet started): a new lua_State sharing r's
  * engine (NULL engine: a private one, for lira check), the file run and its
