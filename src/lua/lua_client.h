@@ -1,5 +1,5 @@
 /* lua_client.h — what the files of the client binding share (lua_client.c,
- * lua_request.c, lua_response.c, lua_objects.c). Internal to src/lua.
+ * lua_request*.c, lua_response.c, lua_objects.c). Internal to src/lua.
  *
  * Ownership, in one place:
  *  - lc_client lives in a "lira.Client" userdata: it holds one reference on
@@ -103,6 +103,7 @@ int lc_field_error(lua_State *L, const char *who, const char *key, const char *w
 
 /* --- lua_request.c */
 int lc_client_request(lua_State *L);                   /* cclient:request */
+/* --- lua_request_build.c */
 void lc_buf_free(lc_buf *b);
 
 /* --- lua_response.c */
