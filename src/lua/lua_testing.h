@@ -1,4 +1,4 @@
-/* lua_testing.h — the transport under lira.testing (lua_testing_tp.c) and
+/* lua_testing.h — the transport under lira.testing (lua_testing_tp*.c) and
  * what its Lua binding (lua_testing.c) reads from it.
  *
  * lira.testing puts ONE dispatching transport under an engine (a "ttp").

@@ -1,7 +1,10 @@
 /* lua_testing_tp.c — the dispatching transport under lira.testing (see
- * lua_testing.h): mocks by scope and path template on top of scripted
- * transports, recorders on top of the real one, the real one for the rest. */
-#include "lua_testing.h"
+ * lua_testing.h): each attempt goes to the newest mock whose scope covers
+ * it (matched by path template onto its scripted transport), else to the
+ * real transport, captured by a recorder whose scope covers it. Also the
+ * transport's lifetime (install, cancel, destroy). The mocks and recorders
+ * themselves are set up and read in lua_testing_tp_mocks.c. */
+#include "lua_testing_tp_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,34 +21,7 @@
 
 /* ------------------------------------------------------------ structures */
 
-typedef struct mroute {
-    char *method;          /* NULL: any */
-    char *path;            /* template, without the query */
-    char *query;           /* NULL: any query; else must be equal */
-    char *label;
-    size_t served, finite_left, forever_served;
-    int forever;
-} mroute;
-
-typedef struct mock {
-    int id, active, redact;
-    char *label;
-    lira__ttp_scope *scope;
-    lira_transport *script;
-    mroute *routes;
-    size_t nroutes;
-    lira_ttp_side *sides;
-    size_t nsides, capsides;
-} mock;
-
-typedef struct recorder {
-    int id, active;
-    lira__ttp_scope *scope;
-    lira_ttp_capture **caps;
-    size_t n, cap;
-} recorder;
-
-typedef struct txfer {
+struct txfer {
     struct txfer *prev, *next;
     lira_ttp *tp;
     lira_transport *sub;
@@ -53,17 +29,6 @@ typedef struct txfer {
     lira_http_done_fn done;
     void *ud;
     lira_ttp_capture *capture;
-} txfer;
-
-struct lira_ttp {
-    lira_transport base;       /* first */
-    lira_ttp **backref;
-    lira_transport *real;      /* created on first use */
-    mock **mocks;
-    size_t nmocks;
-    recorder **recs;
-    size_t nrecs;
-    txfer *flying;
 };
 
 static const lira_transport_ops ttp_ops;
@@ -71,22 +36,6 @@ static const lira_transport_ops ttp_ops;
 static lira_ttp *as_ttp(const lira_transport *t)
 {
     return t && t->ops == &ttp_ops ? (lira_ttp *)(uintptr_t)t : NULL;
-}
-
-static mock *find_mock(const lira_ttp *tp, int id)
-{
-    for (size_t i = 0; tp && i < tp->nmocks; i++)
-        if (tp->mocks[i]->id == id)
-            return tp->mocks[i];
-    return NULL;
-}
-
-static recorder *find_rec(const lira_ttp *tp, int id)
-{
-    for (size_t i = 0; tp && i < tp->nrecs; i++)
-        if (tp->recs[i]->id == id)
-            return tp->recs[i];
-    return NULL;
 }
 
 static void capture_free(lira_ttp_capture *c)
@@ -378,27 +327,6 @@ static void ttp_cancel(lira_transport *t, lira_transfer *xt)
     x->sub->ops->cancel(x->sub, x->subx);   /* runs on_sub_done, which frees x */
 }
 
-static void mock_free(mock *m)
-{
-    if (m->script)
-        m->script->ops->destroy(m->script);
-    for (size_t i = 0; i < m->nroutes; i++) {
-        free(m->routes[i].method);
-        free(m->routes[i].path);
-        free(m->routes[i].query);
-        free(m->routes[i].label);
-    }
-    for (size_t i = 0; i < m->nsides; i++) {
-        free(m->sides[i].url);
-        free(m->sides[i].message);
-    }
-    free(m->routes);
-    free(m->sides);
-    free(m->label);
-    lira__ttp_scope_free(m->scope);
-    free(m);
-}
-
 static void ttp_destroy(lira_transport *t)
 {
     lira_ttp *tp = as_ttp(t);
@@ -407,7 +335,7 @@ static void ttp_destroy(lira_transport *t)
     while (tp->flying)
         ttp_cancel(t, (lira_transfer *)(void *)tp->flying);
     for (size_t i = 0; i < tp->nmocks; i++)
-        mock_free(tp->mocks[i]);
+        lira__ttp_mock_free(tp->mocks[i]);
     for (size_t i = 0; i < tp->nrecs; i++) {
         for (size_t j = 0; j < tp->recs[i]->n; j++)
             capture_free(tp->recs[i]->caps[j]);
@@ -451,161 +379,4 @@ void lira_ttp_forget(lira_ttp *tp)
 {
     if (tp)
         tp->backref = NULL;
-}
-
-int lira_ttp_mock_new(lira_ttp *tp, int id, const char *label, const char *scope_url, int redact)
-{
-    if (!tp || !label || find_mock(tp, id))
-        return LIRA_EINVAL;
-    mock *m = calloc(1, sizeof *m);
-    if (!m)
-        return LIRA_ENOMEM;
-    m->id = id;
-    m->active = 1;
-    m->redact = redact != 0;
-    int rc = lira__ttp_scope_new(scope_url, &m->scope);
-    if (rc == LIRA_OK && !(m->label = lira_strndup(label, strlen(label))))
-        rc = LIRA_ENOMEM;
-    if (rc == LIRA_OK)
-        rc = lira_script_new(tp->base.engine, NULL, &m->script);
-    mock **g = rc == LIRA_OK ? realloc(tp->mocks, (tp->nmocks + 1) * sizeof *g) : NULL;
-    if (rc == LIRA_OK && !g)
-        rc = LIRA_ENOMEM;
-    if (rc != LIRA_OK) {
-        mock_free(m);
-        return rc;
-    }
-    tp->mocks = g;
-    tp->mocks[tp->nmocks++] = m;
-    return LIRA_OK;
-}
-
-int lira_ttp_mock_route(lira_ttp *tp, int id, const char *method, const char *path,
-                        size_t *index)
-{
-    mock *m = find_mock(tp, id);
-    if (!m || !path || path[0] != '/' || !index)
-        return LIRA_EINVAL;
-    mroute *g = realloc(m->routes, (m->nroutes + 1) * sizeof *g);
-    if (!g)
-        return LIRA_ENOMEM;
-    m->routes = g;
-    mroute *r = &g[m->nroutes];
-    memset(r, 0, sizeof *r);
-    size_t plen = strcspn(path, "?");
-    size_t llen = (method ? strlen(method) + 1 : 0) + strlen(path) + 1;
-    r->method = method ? lira_strndup(method, strlen(method)) : NULL;
-    r->path = lira_strndup(path, plen);
-    r->query = path[plen] == '?' ? lira_strndup(path + plen + 1, strlen(path + plen + 1)) : NULL;
-    r->label = malloc(llen);
-    if ((method && !r->method) || !r->path || (path[plen] == '?' && !r->query) || !r->label) {
-        free(r->method);
-        free(r->path);
-        free(r->query);
-        free(r->label);
-        return LIRA_ENOMEM;
-    }
-    snprintf(r->label, llen, "%s%s%s", method ? method : "", method ? " " : "", path);
-    *index = m->nroutes++;
-    return LIRA_OK;
-}
-
-int lira_ttp_mock_push(lira_ttp *tp, int id, size_t route, const lira_script_step *step)
-{
-    mock *m = find_mock(tp, id);
-    if (!m || route >= m->nroutes || !step)
-        return LIRA_EINVAL;
-    mroute *r = &m->routes[route];
-    if (r->forever)
-        return LIRA_ESTATE;   /* nothing after a step that repeats for ever is reached */
-    char key[64];
-    snprintf(key, sizeof key, "/~r%zu", route);
-    int rc = lira_script_push(m->script, key, step);
-    if (rc != LIRA_OK)
-        return rc;
-    if (step->repeat)
-        r->forever = 1;
-    else
-        r->finite_left++;
-    return LIRA_OK;
-}
-
-int lira_ttp_mock_stop(lira_ttp *tp, int id)
-{
-    mock *m = find_mock(tp, id);
-    if (!m)
-        return LIRA_EINVAL;
-    m->active = 0;
-    return LIRA_OK;
-}
-
-const lira_transport *lira_ttp_mock_script(const lira_ttp *tp, int id)
-{
-    mock *m = find_mock(tp, id);
-    return m ? m->script : NULL;
-}
-
-const lira_ttp_side *lira_ttp_mock_side(const lira_ttp *tp, int id, size_t i)
-{
-    mock *m = find_mock(tp, id);
-    return m && i < m->nsides ? &m->sides[i] : NULL;
-}
-
-size_t lira_ttp_mock_nroutes(const lira_ttp *tp, int id)
-{
-    mock *m = find_mock(tp, id);
-    return m ? m->nroutes : 0;
-}
-
-int lira_ttp_mock_route_info(const lira_ttp *tp, int id, size_t route, lira_ttp_route_info *out)
-{
-    mock *m = find_mock(tp, id);
-    if (!m || route >= m->nroutes || !out)
-        return LIRA_EINVAL;
-    const mroute *r = &m->routes[route];
-    *out = (lira_ttp_route_info){r->label, r->served, r->finite_left, r->forever,
-                                 r->forever_served};
-    return LIRA_OK;
-}
-
-int lira_ttp_rec_new(lira_ttp *tp, int id, const char *scope_url)
-{
-    if (!tp || find_rec(tp, id))
-        return LIRA_EINVAL;
-    recorder *r = calloc(1, sizeof *r);
-    if (!r)
-        return LIRA_ENOMEM;
-    int rc = lira__ttp_scope_new(scope_url, &r->scope);
-    recorder **g = rc == LIRA_OK ? realloc(tp->recs, (tp->nrecs + 1) * sizeof *g) : NULL;
-    if (!g) {
-        lira__ttp_scope_free(r->scope);
-        free(r);
-        return rc == LIRA_OK ? LIRA_ENOMEM : rc;
-    }
-    r->id = id;
-    r->active = 1;
-    tp->recs = g;
-    tp->recs[tp->nrecs++] = r;
-    return LIRA_OK;
-}
-
-int lira_ttp_rec_stop(lira_ttp *tp, int id)
-{
-    recorder *r = find_rec(tp, id);
-    if (!r)
-        return LIRA_EINVAL;
-    r->active = 0;
-    return LIRA_OK;
-}
-
-size_t lira_ttp_rec_count(const lira_ttp *tp, int id)
-{
-    recorder *r = find_rec(tp, id);
-    return r ? r->n : 0;
-}
-
-const lira_ttp_capture *lira_ttp_rec_at(const lira_ttp *tp, int id, size_t i)
-{
-    recorder *r = find_rec(tp, id);
-    return r && i < r->n ? r->caps[i] : NULL;
 }
