@@ -9,7 +9,13 @@
  * transport. That makes cancel a switch on the phase. Permits and tokens
  * are remembered with the epoch of the breaker/limiter that issued them, so
  * that a part re-created by a config change never gets back what it did
- * not hand out. */
+ * not hand out.
+ *
+ * This file is the per-attempt path, kept in one unit so that its static
+ * steps stay direct (often inlined) calls. What runs once around it lives
+ * next to it: call_start.c (the spec's checks, the record from the pool,
+ * lira_call_start), call_cancel.c (lira_call_cancel), call_kind.c (error
+ * kinds), call_msg.c (the spec's copy, err.message). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,28 +24,6 @@
 #include "httpdate.h"
 #include "ratelimit.h"
 #include "status.h"
-
-#define DEFAULT_READ_TIMEOUT_NS (INT64_C(10) * LIRA_NS_PER_SEC)
-
-const char *lira_error_kind_name(lira_error_kind k)
-{
-    static const char *const names[LIRA_KIND_COUNT_] = {
-        "none", "timeout", "deadline", "connect", "tls", "dns", "transport", "breaker_open",
-        "rate_limited", "budget", "too_large", "cancelled", "invalid"};
-    return k >= 0 && k < LIRA_KIND_COUNT_ ? names[k] : "unknown";
-}
-
-int lira_call_spec_init(lira_call_spec *s, const char *method, const char *url)
-{
-    if (!s)
-        return LIRA_EINVAL;
-    memset(s, 0, sizeof *s);
-    s->req.method = method;
-    s->req.url = url;
-    s->read_timeout_ns = DEFAULT_READ_TIMEOUT_NS;
-    s->idempotent = -1;
-    return lira_retry_config_default(&s->retry);
-}
 
 /* ------------------------------------------------------------ lifecycle */
 
@@ -54,35 +38,7 @@ static void unlink_call(lira_call *c)
     c->prev = c->next = NULL;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define POOL_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define POOL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define POOL_POISON(p, n) ((void)(p), (void)(n))
-#define POOL_UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
-
-/* A record from u's pool (zeroed, its arena kept), or a new one. Pooled
- * records and their arenas are poisoned under ASan, so a use after the
- * call ended is still caught. */
-static lira_call *alloc_call(lira_upstream *u)
-{
-    lira_call *c = u->pool;
-    if (!c)
-        return calloc(1, sizeof *c);
-    POOL_UNPOISON(c, sizeof *c);
-    u->pool = c->next;
-    u->npool--;
-    char *arena = c->arena;
-    size_t cap = c->arena_cap;
-    memset(c, 0, sizeof *c);
-    c->arena = arena;
-    c->arena_cap = cap;
-    POOL_UNPOISON(arena, cap);
-    return c;
-}
-
+/* Back to u's pool, where call_start.c takes records from. */
 static void free_call(lira_call *c)
 {
     lira_upstream *u = c->u;
@@ -92,30 +48,13 @@ static void free_call(lira_call *c)
         c->next = u->pool;
         u->pool = c;
         u->npool++;
-        POOL_POISON(c->arena, c->arena_cap);
-        POOL_POISON(c, sizeof *c);
+        CALL_POOL_POISON(c->arena, c->arena_cap);
+        CALL_POOL_POISON(c, sizeof *c);
     } else {
         free(c->arena);
         free(c);
     }
     lira_upstream_release(u);   /* may destroy u, and its pool with it */
-}
-
-void lira__calls_pool_free(lira_upstream *u)
-{
-    while (u->pool) {
-        lira_call *c = u->pool;
-        POOL_UNPOISON(c, sizeof *c);
-        u->pool = c->next;
-        free(c->arena);
-        free(c);
-    }
-    u->npool = 0;
-}
-
-size_t lira_upstream_pooled_calls(const lira_upstream *u)
-{
-    return u ? u->npool : 0;
 }
 
 /* The engine's hub while this call is reported to it (never kept: the hub
@@ -167,28 +106,6 @@ static void cancel_permit(lira_call *c, int64_t now)
         lira_breaker_cancel(b, now, &c->permit);
 }
 
-/* The kind of a call that ends without a final response. */
-static lira_error_kind kind_of(const lira_call *c, lira_stop_reason stop)
-{
-    switch (stop) {
-    case LIRA_STOP_BUDGET: return LIRA_KIND_BUDGET;
-    case LIRA_STOP_BREAKER_OPEN: return LIRA_KIND_BREAKER_OPEN;
-    case LIRA_STOP_DEADLINE: return LIRA_KIND_DEADLINE;
-    case LIRA_STOP_CANCELLED: return LIRA_KIND_CANCELLED;
-    default: break;
-    }
-    switch (c->last ? c->last->failure : LIRA_FAIL_TRANSPORT) {
-    case LIRA_FAIL_DNS: return LIRA_KIND_DNS;
-    case LIRA_FAIL_CONNECT: return LIRA_KIND_CONNECT;
-    case LIRA_FAIL_TLS: return LIRA_KIND_TLS;
-    case LIRA_FAIL_TIMEOUT: return c->attempt_cut ? LIRA_KIND_DEADLINE : LIRA_KIND_TIMEOUT;
-    case LIRA_FAIL_TOO_LARGE: return LIRA_KIND_TOO_LARGE;
-    case LIRA_FAIL_CANCELLED: return LIRA_KIND_CANCELLED;
-    case LIRA_FAIL_DEADLINE: return LIRA_KIND_DEADLINE;
-    default: return LIRA_KIND_TRANSPORT;
-    }
-}
-
 /* End the call: fill c->r from the last outcome and `stop`, then deliver
  * (deferred to a 0-delay timer when still inside lira_call_start).
  * `force` (when not NONE) is the kind to report if no response is returned. */
@@ -213,7 +130,7 @@ static void stop_call(lira_call *c, lira_stop_reason stop, lira_error_kind force
         r->kind = LIRA_KIND_NONE;
         r->status = r->res->status;
     } else {
-        r->kind = force != LIRA_KIND_NONE ? force : kind_of(c, stop);
+        r->kind = force != LIRA_KIND_NONE ? force : lira__call_kind(c, stop);
         r->status = c->last ? c->last->status : 0;
     }
     switch (r->kind) {
@@ -300,7 +217,7 @@ static void limiter_step(lira_call *c)
 /* The attempt's timeout: min(read timeout, time left); 0 when none is left. */
 static int64_t attempt_timeout(lira_call *c, int64_t now, int *cut)
 {
-    int64_t t = c->spec.read_timeout_ns ? c->spec.read_timeout_ns : DEFAULT_READ_TIMEOUT_NS;
+    int64_t t = c->spec.read_timeout_ns ? c->spec.read_timeout_ns : CALL_READ_TIMEOUT_DEFAULT_NS;
     *cut = 0;
     if (c->spec.deadline_ns) {
         int64_t left = c->spec.deadline_ns - now;
@@ -558,58 +475,23 @@ static void on_attempt_done(void *ud, lira_http_response *res)
         local_error(c, rc, "cannot wait for the backoff");
 }
 
-/* ------------------------------------------------------------ public */
+/* ------------------------------------------------------------ entries */
 
-static int check_spec(const lira_call_spec *s)
-{
-    if (!s->req.method || !s->req.url || !*s->req.method || !*s->req.url ||
-        (s->req.body_len && !s->req.body) || s->read_timeout_ns < 0 || s->deadline_ns < 0)
-        return LIRA_EINVAL;
-    return lira_retry_config_check(&s->retry);
-}
+/* The other call*.c files come in through these thin wrappers, so the
+ * pipeline's own calls to limiter_step, free_call, stop_call and
+ * give_back_token stay static (direct calls; an exported function is
+ * called through the PLT in core.so). */
 
-int lira_call_start(lira_engine *e, lira_upstream *u, const lira_call_spec *spec,
-                    lira_call_done_fn done, void *ud, lira_call **out)
+/* Run a record lira_call_start has set up: its first step, and its
+ * delivery deferred to the next turn when it ended already. */
+int lira__call_run(lira_call *c)
 {
-    if (!e || !u || !spec || !done || check_spec(spec) != LIRA_OK)
-        return LIRA_EINVAL;
-    if (u->engine != e)
-        return u->engine ? LIRA_EINVAL : LIRA_ESTATE;
-    lira_call *c = alloc_call(u);
-    if (!c)
-        return LIRA_ENOMEM;
-    c->u = u;
-    lira__upstream_ref(u);
-    if (lira__call_copy_spec(c, spec) != LIRA_OK) {
-        free_call(c);
-        return LIRA_ENOMEM;
-    }
-    c->e = e;
-    c->done = done;
-    c->ud = ud;
-    lira_timer_init(&c->timer);
-    c->next = u->calls;
-    if (c->next)
-        c->next->prev = c;
-    u->calls = c;
-    c->start_ns = lira_engine_now(e);
-    lira_telemetry *t;
-    if (lira_telemetry_get(e, &t) == LIRA_OK) {
-        c->tc.client = u->name;
-        c->tc.method = c->method;
-        c->tc.url = c->url;
-        c->tc.endpoint = c->spec.endpoint;
-        c->tc.request_id = c->spec.request_id;
-        lira_telemetry_call_start(t, &c->tc, c->start_ns, lira_engine_wall(e));
-    }
-    if (lira_upstream_budget(u))
-        lira_budget_deposit(lira_upstream_budget(u), c->start_ns);
     c->in_start = 1;
     limiter_step(c);
     c->in_start = 0;
     if (c->ph == PH_DELIVER) {
         /* done never runs inside start: deliver from the next turn. */
-        int rc = lira_timer_start(e, &c->timer, c->start_ns, on_deliver_timer, c);
+        int rc = lira_timer_start(c->e, &c->timer, c->start_ns, on_deliver_timer, c);
         if (rc != LIRA_OK) {
             tel_call_end(c);
             lira_http_response_free(c->r.res);
@@ -618,42 +500,22 @@ int lira_call_start(lira_engine *e, lira_upstream *u, const lira_call_spec *spec
             return rc;
         }
     }
-    if (out)
-        *out = c;
     return LIRA_OK;
 }
 
-void lira_call_cancel(lira_call *c)
+void lira__call_free(lira_call *c)
 {
-    if (!c || c->ph == PH_DONE || c->cancelling)
-        return;
-    int64_t now = lira_engine_now(c->e);
-    c->cancelling = 1;
-    switch (c->ph) {
-    case PH_TOKEN:
-        lira_timer_stop(c->e, &c->timer);
-        give_back_token(c, now);
-        break;
-    case PH_BACKOFF:
-        lira_timer_stop(c->e, &c->timer);
-        break;
-    case PH_DELIVER:
-        lira_timer_stop(c->e, &c->timer);
-        lira_http_response_free(c->r.res);
-        c->r.res = NULL;
-        break;
-    case PH_ATTEMPT:
-        if (c->xfer)   /* done(CANCELLED) runs inside: see on_attempt_done */
-            c->tp->ops->cancel(c->tp, c->xfer);
-        break;
-    default:
-        break;
-    }
-    stop_call(c, LIRA_STOP_CANCELLED, LIRA_KIND_CANCELLED, -1);
+    free_call(c);
 }
 
-void lira__calls_cancel_all(lira_upstream *u)
+void lira__call_stop(lira_call *c, lira_stop_reason stop, lira_error_kind force,
+                     int64_t retry_after_ns)
 {
-    while (u->calls)
-        lira_call_cancel(u->calls);
+    stop_call(c, stop, force, retry_after_ns);
 }
+
+void lira__call_give_back_token(lira_call *c, int64_t now)
+{
+    give_back_token(c, now);
+}
+

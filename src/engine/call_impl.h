@@ -1,5 +1,7 @@
-/* call_impl.h — the call record that call.c and call_msg.c share.
- * Internal to src/engine: other layers use call.h. */
+/* call_impl.h — the call record that call.c and its neighbours share
+ * (call_start.c, call_cancel.c, call_kind.c, call_msg.c), and the entries
+ * into the pipeline that they use. Internal to src/engine: other layers use
+ * call.h. */
 #ifndef LIRA_CALL_IMPL_H
 #define LIRA_CALL_IMPL_H
 
@@ -8,6 +10,19 @@
 #include "telemetry.h"
 #include "trace.h"
 #include "upstream_impl.h"
+
+#define CALL_READ_TIMEOUT_DEFAULT_NS (INT64_C(10) * LIRA_NS_PER_SEC)
+
+/* Records kept in an upstream's pool are poisoned under ASan (see
+ * call_start.c). */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define CALL_POOL_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define CALL_POOL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define CALL_POOL_POISON(p, n) ((void)(p), (void)(n))
+#define CALL_POOL_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 /* "traceparent: " + the value, and "tracestate: " + up to the kept max. */
 #define CALL_TP_LINE (13 + LIRA_TRACEPARENT_STR_SIZE)
@@ -60,6 +75,34 @@ struct lira_call {
     char tp_line[CALL_TP_LINE];      /* sent with the attempt, no allocation */
     char ts_line[CALL_TS_LINE];
 };
+
+/* ---- call.c: the pipeline's entries, for the files around it */
+
+/* Run a record set up by lira_call_start (linked in u->calls, telemetry
+ * told): its first step; when it ended already, its delivery is deferred to
+ * the next turn. On an error return the record is freed and done never
+ * runs. */
+int lira__call_run(lira_call *c);
+
+/* Give the record back to its upstream's pool (or free it) and drop the
+ * reference it holds on the upstream. */
+void lira__call_free(lira_call *c);
+
+/* End the call: fill its result from the last outcome and `stop`, then
+ * deliver. `force` (when not NONE) is the kind to report if no response is
+ * returned. */
+void lira__call_stop(lira_call *c, lira_stop_reason stop, lira_error_kind force,
+                     int64_t retry_after_ns);
+
+/* Give back the limiter token the call holds, if any. */
+void lira__call_give_back_token(lira_call *c, int64_t now);
+
+/* ---- call_kind.c */
+
+/* The kind of a call that ends without a final response. */
+lira_error_kind lira__call_kind(const lira_call *c, lira_stop_reason stop);
+
+/* ---- call_msg.c */
 
 /* Deep-copy `s` into c->arena (method, url, headers, body, endpoint,
  * request_id), growing it when too small; LIRA_ENOMEM. */

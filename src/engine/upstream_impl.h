@@ -1,4 +1,4 @@
-/* upstream_impl.h — what call.c and upstream.c share about an upstream.
+/* upstream_impl.h — what call*.c and upstream.c share about an upstream.
  * Internal to src/engine: other layers use call.h. */
 #ifndef LIRA_UPSTREAM_IMPL_H
 #define LIRA_UPSTREAM_IMPL_H
@@ -20,7 +20,7 @@ struct lira_upstream {
      * token from the old one never gives it back to the new one. */
     uint32_t breaker_epoch, limiter_epoch;
     struct lira_call *calls;      /* live calls, so engine free can cancel them */
-    struct lira_call *pool;       /* ended call records kept for reuse (call.c) */
+    struct lira_call *pool;       /* ended call records kept for reuse (call_start.c) */
     size_t npool;                 /* <= LIRA_CALL_POOL_MAX */
 };
 
@@ -28,11 +28,11 @@ struct lira_upstream {
 void lira__upstream_ref(lira_upstream *u);
 
 /* Cancel every live call of `u` (done runs with CANCELLED): the engine is
- * going away. Defined in call.c. */
+ * going away. Defined in call_cancel.c. */
 void lira__calls_cancel_all(lira_upstream *u);
 
 /* Free the records kept for reuse (the upstream is being destroyed).
- * Defined in call.c. */
+ * Defined in call_start.c. */
 void lira__calls_pool_free(lira_upstream *u);
 
 #endif
