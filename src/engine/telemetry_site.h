@@ -1,5 +1,5 @@
 /* telemetry_site.h — the hub's cache of metric series per client and per
- * (client, endpoint) pair (internal to telemetry.c).
+ * (client, endpoint) pair (internal to the hub: telemetry.c, telemetry_hub.c).
  *
  * Why: a call touches about ten series; looking each up hashes and
  * compares every label value again. The pipeline's strings are fresh copies
