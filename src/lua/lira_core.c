@@ -11,7 +11,8 @@
 #error "LIRA_VERSION must be defined by the build"
 #endif
 
-int luaopen_lira_core(lua_State *L);
+/* The module's one exported symbol (the build hides every other). */
+__attribute__((visibility("default"))) int luaopen_lira_core(lua_State *L);
 
 int luaopen_lira_core(lua_State *L)
 {
