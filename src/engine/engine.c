@@ -27,7 +27,8 @@ typedef struct timer_heap {
 } timer_heap;
 
 typedef struct watch {
-    int events;          /* 0 = not watched */
+    int events;          /* what the callback is called for; 0 = not watched */
+    int kevents;         /* what epoll has registered: a parked fd keeps it */
     lira_io_fn fn;
     void *ud;
 } watch;
@@ -369,6 +370,23 @@ static uint32_t to_epoll(int events)
     return ((events & LIRA_IO_READ) ? EPOLLIN : 0) | ((events & LIRA_IO_WRITE) ? EPOLLOUT : 0);
 }
 
+/* Make epoll's registration of fd say `events` (0: none). A DEL that finds
+ * the fd closed, or its registration already gone, has nothing to undo. */
+static int set_kernel(lira_engine *e, int fd, watch *w, int events)
+{
+    if (w->kevents == events)
+        return LIRA_OK;
+    struct epoll_event ev = {.events = to_epoll(events), .data.fd = fd};
+    int op = !events ? EPOLL_CTL_DEL : w->kevents ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    int rc = epoll_ctl(e->epfd, op, fd, &ev);
+    if (rc != 0 && op == EPOLL_CTL_MOD && errno == ENOENT)   /* closed while parked */
+        rc = epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
+    if (rc != 0 && !(op == EPOLL_CTL_DEL && (errno == EBADF || errno == ENOENT)))
+        return errno == ENOMEM ? LIRA_ENOMEM : LIRA_EINVAL;
+    w->kevents = events;
+    return LIRA_OK;
+}
+
 int lira_engine_watch(lira_engine *e, int fd, int events, lira_io_fn fn, void *ud)
 {
     if (!e || fd < 0 || (events && !fn) || (events & ~(LIRA_IO_READ | LIRA_IO_WRITE)))
@@ -387,16 +405,37 @@ int lira_engine_watch(lira_engine *e, int fd, int events, lira_io_fn fn, void *u
         e->nwatches = n;
     }
     watch *w = &e->watches[fd];
-    struct epoll_event ev = {.events = to_epoll(events), .data.fd = fd};
-    int op = !events ? EPOLL_CTL_DEL : w->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (!events && !w->events)
-        return LIRA_OK;
-    if (epoll_ctl(e->epfd, op, fd, &ev) != 0 && !(op == EPOLL_CTL_DEL && errno == EBADF))
-        return errno == ENOMEM ? LIRA_ENOMEM : LIRA_EINVAL;
+    int rc = set_kernel(e, fd, w, events);
+    if (rc != LIRA_OK)
+        return rc;
     w->events = events;
     w->fn = fn;
     w->ud = ud;
     return LIRA_OK;
+}
+
+int lira_engine_park(lira_engine *e, int fd)
+{
+    if (!e || fd < 0)
+        return LIRA_EINVAL;
+    if ((size_t)fd < e->nwatches) {
+        watch *w = &e->watches[fd];
+        w->events = 0;
+        w->fn = NULL;
+        w->ud = NULL;
+    }
+    return LIRA_OK;
+}
+
+void lira_engine_forget(lira_engine *e, int fd)
+{
+    if (!e || fd < 0 || (size_t)fd >= e->nwatches)
+        return;
+    watch *w = &e->watches[fd];
+    w->events = 0;
+    w->fn = NULL;
+    w->ud = NULL;
+    (void)set_kernel(e, fd, w, 0);   /* DEL fails only on a bad epfd */
 }
 
 /* ------------------------------------------------------------- wake-ups */
@@ -525,9 +564,15 @@ int lira_engine_step(lira_engine *e, int64_t max_wait_ns)
             ran += run_posted(e);
             continue;
         }
-        /* A callback may have removed this watch, or reused the fd. */
-        if ((size_t)fd >= e->nwatches || !e->watches[fd].events)
+        /* A callback may have removed this watch, or reused the fd. A
+         * parked fd that stirs (the peer closed an idle connection) is
+         * dropped from epoll now, so that it cannot wake every turn. */
+        if ((size_t)fd >= e->nwatches)
             continue;
+        if (!e->watches[fd].events) {
+            (void)set_kernel(e, fd, &e->watches[fd], 0);
+            continue;
+        }
         watch w = e->watches[fd];
         int events = ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) ? LIRA_IO_READ : 0) |
                      ((evs[i].events & (EPOLLOUT | EPOLLERR)) ? LIRA_IO_WRITE : 0);

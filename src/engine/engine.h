@@ -95,6 +95,19 @@ typedef void (*lira_io_fn)(int fd, int events, void *ud);
  * The callback runs from lira_engine_step(). */
 int lira_engine_watch(lira_engine *e, int fd, int events, lira_io_fn fn, void *ud);
 
+/* Stop calling back for `fd` but leave it registered with epoll, so that
+ * watching it again for the same events costs no system call: a keep-alive
+ * connection is unwatched and watched again on every request it carries.
+ * If the parked fd becomes ready, the engine drops the registration then.
+ * The caller must call lira_engine_forget() before it closes a parked fd:
+ * once the number is reused, the engine could no longer tell that epoll
+ * dropped the old registration. LIRA_EINVAL for a NULL engine or fd < 0. */
+int lira_engine_park(lira_engine *e, int fd);
+
+/* `fd` is about to be closed: no callback, no registration. Harmless for an
+ * fd the engine never saw. */
+void lira_engine_forget(lira_engine *e, int fd);
+
 /* ----------------------------------------------------- the loop's turns */
 
 /* Run one turn: wait for I/O for at most `max_wait_ns` (-1 = until the next

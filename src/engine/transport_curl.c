@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "status.h"
 
@@ -57,6 +58,8 @@ static int proxy_env_set(void)
 
 /* ------------------------------------------------------------ the pool */
 
+static int close_socket(void *clientp, curl_socket_t s);
+
 static void easy_setup(lira_transfer *x)
 {
     CURL *h = x->easy;
@@ -74,6 +77,8 @@ static void easy_setup(lira_transfer *x)
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, x->tp->user_agent);
     curl_easy_setopt(h, CURLOPT_CURLU, x->uh);
+    curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+    curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, x->tp);
     if (x->tp->no_proxy_env) {
         /* Both set (to "") stop curl reading five environment variables per
          * request; the environment had no proxy when the transport began. */
@@ -342,7 +347,22 @@ static int curl_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, vo
                : what == CURL_POLL_OUT   ? LIRA_IO_WRITE
                : what == CURL_POLL_INOUT ? LIRA_IO_READ | LIRA_IO_WRITE
                                          : 0;
+    /* A finished request's connection goes back to curl's cache and is
+     * usually asked for again by the next request: parked, it stays in
+     * epoll, and two epoll_ctl calls a request are saved. close_socket
+     * takes it out before curl closes it. */
+    if (!events)
+        return lira_engine_park(tp->base.engine, (int)s) == LIRA_OK ? 0 : -1;
     return lira_engine_watch(tp->base.engine, (int)s, events, on_io, tp) == LIRA_OK ? 0 : -1;
+}
+
+/* Every socket curl closes passes here (CURLOPT_CLOSESOCKETFUNCTION): the
+ * engine forgets it first, so a parked registration never outlives it. */
+static int close_socket(void *clientp, curl_socket_t s)
+{
+    lira_curl *tp = clientp;
+    lira_engine_forget(tp->base.engine, (int)s);
+    return close(s);
 }
 
 /* curl's timer is real (its timeouts run in real time even when the engine

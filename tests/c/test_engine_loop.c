@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "check.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -185,6 +186,72 @@ static void test_watch_fd(void)
     lira_engine_free(e);
 }
 
+/* A parked fd: no callback while parked; watched again, its events arrive
+ * (the registration was kept); readiness while parked drops it, once. */
+static void test_park_keeps_registration(void)
+{
+    lira_engine *e = NULL;
+    CHECK_EQ(lira_engine_new(NULL, &e), LIRA_OK);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    pipe_ctx c = {0};
+    CHECK_EQ(lira_engine_watch(e, p[0], LIRA_IO_READ, on_readable, &c), LIRA_OK);
+    CHECK_EQ(lira_engine_park(e, p[0]), LIRA_OK);
+    CHECK_EQ(lira_engine_watch(e, p[0], LIRA_IO_READ, on_readable, &c), LIRA_OK);
+    CHECK_EQ(write(p[1], "a", 1), 1);
+    CHECK_EQ(lira_engine_step(e, 1000 * LIRA_NS_PER_MS), 1);
+    CHECK_EQ(c.reads, 1);
+
+    /* Parked and readable: still in epoll (the engine's fd polls ready),
+     * but the step calls nobody and drops it, so it polls quiet after. */
+    CHECK_EQ(lira_engine_park(e, p[0]), LIRA_OK);
+    CHECK_EQ(write(p[1], "b", 1), 1);
+    struct pollfd pf = {.fd = lira_engine_pollfd(e), .events = POLLIN};
+    CHECK_EQ(poll(&pf, 1, 0), 1);
+    CHECK_EQ(lira_engine_step(e, 0), 0);
+    CHECK_EQ(c.reads, 1);
+    CHECK_EQ(poll(&pf, 1, 0), 0);
+    /* ... and watching it again registers it afresh: the byte is there. */
+    CHECK_EQ(lira_engine_watch(e, p[0], LIRA_IO_READ, on_readable, &c), LIRA_OK);
+    CHECK_EQ(lira_engine_step(e, 1000 * LIRA_NS_PER_MS), 1);
+    CHECK_EQ(c.reads, 2);
+    CHECK_EQ(c.got[0], 'b');
+    CHECK_EQ(lira_engine_park(e, -1), LIRA_EINVAL);
+    close(p[0]);
+    close(p[1]);
+    lira_engine_free(e);
+}
+
+/* forget before close: a new fd with the same number, watched for the same
+ * events, is registered for real (skipping the call would lose its events). */
+static void test_forget_then_reuse_number(void)
+{
+    lira_engine *e = NULL;
+    CHECK_EQ(lira_engine_new(NULL, &e), LIRA_OK);
+    int p[2], q[2];
+    CHECK_EQ(pipe(p), 0);
+    pipe_ctx c = {0};
+    CHECK_EQ(lira_engine_watch(e, p[0], LIRA_IO_READ, on_readable, &c), LIRA_OK);
+    CHECK_EQ(lira_engine_park(e, p[0]), LIRA_OK);
+    int num = p[0];
+    lira_engine_forget(e, p[0]);
+    close(p[0]);
+    close(p[1]);
+    CHECK_EQ(pipe(q), 0);
+    CHECK_EQ(q[0], num);   /* the lowest free number comes back */
+    CHECK_EQ(lira_engine_watch(e, q[0], LIRA_IO_READ, on_readable, &c), LIRA_OK);
+    CHECK_EQ(write(q[1], "c", 1), 1);
+    CHECK_EQ(lira_engine_step(e, 1000 * LIRA_NS_PER_MS), 1);
+    CHECK_EQ(c.reads, 1);
+    CHECK_EQ(c.got[0], 'c');
+    lira_engine_forget(e, 12345);   /* never seen: harmless */
+    lira_engine_forget(NULL, q[0]);
+    lira_engine_forget(e, q[0]);
+    close(q[0]);
+    close(q[1]);
+    lira_engine_free(e);
+}
+
 typedef struct post_ctx {
     lira_engine *e;
     int ran;
@@ -322,6 +389,8 @@ int main(void)
     RUN(test_weak_timer_does_not_keep_loop_busy);
     RUN(test_many_timers_heap_order);
     RUN(test_watch_fd);
+    RUN(test_park_keeps_registration);
+    RUN(test_forget_then_reuse_number);
     RUN(test_post_from_another_thread);
     RUN(test_real_clock_timer_and_pollable);
     RUN(test_virtual_time_waits_while_io_held);

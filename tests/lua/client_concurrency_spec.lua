@@ -98,6 +98,42 @@ describe("concurrent calls", function()
     assert.matches("option connections must be an integer from 1 to 1024", err, 1, true)
   end)
 
+  -- Between calls a keep-alive socket stays registered with the loop
+  -- (engine.h, lira_engine_park). Here the server drops a connection after
+  -- every other call: curl closes it (the transport takes it out of the
+  -- loop first) and the next socket usually gets the same number. Every
+  -- call must still end at once, with no call left waiting to its timeout.
+  -- (test_engine_loop.c holds the exact hazard: a number reused for the
+  -- same events.)
+  it("a dropped connection's successor is watched (sockets parked between calls)", function()
+    local lira = require "lira"
+    local c = lira.client { name = "conc-drop", base_url = sb.url, connections = 2,
+                            breaker = false, limit = false, retry = false,
+                            timeout = { connect = 2, read = 2 } }
+    local t0 = lira.now()
+    lira.run(function()
+      local tasks = {}
+      for w = 1, 2 do
+        tasks[w] = lira.spawn(function()
+          for i = 1, 15 do
+            assert(c:get("/anything/{w}/{i}", { params = { w = w, i = i } }))
+            local res, err = c:get("/flaky/drop-{w}-{i}", { params = { w = w, i = i },
+                                                            query = { status = "reset",
+                                                                      fail = 100 } })
+            assert(res == nil and err.kind ~= "timeout", err and err.kind)
+          end
+        end)
+      end
+      for w = 1, 2 do assert(tasks[w]:join()) end
+    end)
+    assert.is_true(lira.now() - t0 < 10, "took " .. (lira.now() - t0) .. " s")
+    -- curl sends a request again, once, when the reused connection it went
+    -- out on dies before answering, so a call may show twice in the log
+    local log, nconns = log_and_connections()
+    assert.is_true(#log >= 60 and #log <= 120, "requests: " .. #log)
+    assert.is_true(nconns >= 30, "connections: " .. nconns)   -- one per drop, at least
+  end)
+
   it("a cancelled task's call ends with kind cancelled and frees its record", function()
     local c = core.client_new { name = "conc-cancel", base_url = sb.url, breaker = false,
                                 limit = false, retry = false }
