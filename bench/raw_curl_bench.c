@@ -14,7 +14,7 @@
  *
  *   BENCH client=raw_curl c=<c> n=<n> ok=<2xx count> wall=<s> cpu=<s> rss_kb=<peak>
  *
- *   raw_curl_bench [--same-work] <url> <n> [c]   c defaults to 1; exit 1 if any request failed
+ *   raw_curl_bench [--same-work | --lua] <url> <n> [c]   c defaults to 1; exit 1 if any request failed
  *
  * --same-work (client=raw_same): the work lira's benchmark script asks of
  * lira.client besides the transfer, done the cheapest way C allows, so the
@@ -23,7 +23,14 @@
  * X-Request-Id with a fresh UUIDv4, a fresh traceparent, Accept-Encoding:
  * gzip with curl decoding), written in place into a fixed curl_slist (no
  * allocation), and every body parsed with cJSON (the tree freed at once)
- * and checked for an "id". */
+ * and checked for an "id".
+ *
+ * --lua (client=raw_lua): the same work, but each body goes to a Lua
+ * function that decodes it with lira's JSON decoder (`lira.json.decode`,
+ * what `res:json()` runs) and checks for an "id": the least any Lua client
+ * on libcurl does per response — one call from C into Lua, the body as a Lua
+ * string, Lua tables for the document — with no tasks, no pipeline, no
+ * telemetry. `require "lira"` must resolve (LUA_PATH / LUA_CPATH). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +41,9 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
 
 #define MAX_CONC 1024
 #define BODY_CAP 65536
@@ -47,7 +57,8 @@ typedef struct xfer {
     char request_id[64], traceparent[80];
 } xfer;
 
-static int same_work;            /* --same-work */
+static int same_work;            /* --same-work or --lua */
+static lua_State *lua;           /* --lua: the state, with the check function on top */
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
 typedef struct run {
@@ -152,6 +163,40 @@ static int body_has_id(xfer *x)
     return ok;
 }
 
+/* --lua: the body handed to the Lua function on top of the stack, which
+ * decodes it; 1 when it found an "id". A decode error counts as a failure. */
+static int lua_body_has_id(xfer *x)
+{
+    lua_pushvalue(lua, -1);
+    lua_pushlstring(lua, x->body, x->len);
+    if (lua_pcall(lua, 1, 1, 0) != LUA_OK) {
+        lua_pop(lua, 1);
+        return 0;
+    }
+    int ok = lua_toboolean(lua, -1);
+    lua_pop(lua, 1);
+    return ok;
+}
+
+static const char LUA_CHECK[] =
+    "local decode = require(\"lira\").json.decode\n"
+    "return function(body) return decode(body).id ~= nil end\n";
+
+/* --lua: a state whose stack top is the check function; NULL with a
+ * message on stderr when lira cannot be loaded. */
+static lua_State *lua_open_check(void)
+{
+    lua_State *L = luaL_newstate();
+    if (!L) return NULL;
+    luaL_openlibs(L);
+    if (luaL_loadstring(L, LUA_CHECK) != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        fprintf(stderr, "raw_curl_bench: --lua: %s\n", lua_tostring(L, -1));
+        lua_close(L);
+        return NULL;
+    }
+    return L;
+}
+
 /* Before each transfer: reset the body, and with --same-work new ids. */
 static void prepare(xfer *x)
 {
@@ -198,7 +243,7 @@ static void count(run *r, xfer *x, CURLcode rc)
     long status = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     int ok = rc == CURLE_OK && status >= 200 && status < 300;
-    if (ok && same_work) ok = body_has_id(x);
+    if (ok && same_work) ok = lua ? lua_body_has_id(x) : body_has_id(x);
     if (ok) r->ok++;
     else r->failed++;
 }
@@ -280,12 +325,14 @@ static int run_multi(run *r, xfer *xs, double *cpu, double *wall)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--same-work") == 0) {
+    int want_lua = 0;
+    if (argc > 1 && (strcmp(argv[1], "--same-work") == 0 || strcmp(argv[1], "--lua") == 0)) {
         same_work = 1;
+        want_lua = strcmp(argv[1], "--lua") == 0;
         argv++, argc--;
     }
     if (argc < 3 || argc > 4) {
-        fprintf(stderr, "usage: raw_curl_bench [--same-work] <url> <n> [c]\n");
+        fprintf(stderr, "usage: raw_curl_bench [--same-work | --lua] <url> <n> [c]\n");
         return 2;
     }
     run r = { .url = argv[1], .n = parse_count(argv[2]), .c = argc > 3 ? parse_count(argv[3]) : 1 };
@@ -294,6 +341,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return 1;
+    if (want_lua && !(lua = lua_open_check())) return 1;
     xfer *xs = calloc((size_t)r.c, sizeof *xs);
     if (!xs) return 1;
     for (long i = 0; i < r.c; i++) {
@@ -306,9 +354,10 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("BENCH client=%s c=%ld n=%ld ok=%ld wall=%.6f cpu=%.6f rss_kb=%ld\n",
-           same_work ? "raw_same" : "raw_curl", r.c, r.n, r.ok, wall, cpu, peak_rss_kb());
+           lua ? "raw_lua" : same_work ? "raw_same" : "raw_curl", r.c, r.n, r.ok, wall, cpu, peak_rss_kb());
     for (long i = 0; i < r.c; i++) curl_easy_cleanup(xs[i].easy);
     free(xs);
+    if (lua) lua_close(lua);
     curl_global_cleanup();
     return r.failed ? 1 : 0;
 }

@@ -36,6 +36,8 @@ QUEUE_RSS_GOAL_MB = 100
 LABELS = {
     "raw_curl": "raw libcurl (baseline)",
     "raw_same": "raw libcurl + lira's 4 headers + cJSON decode (the same work in C)",
+    "raw_lua": "the same work, body decoded by a Lua function (`lira.json.decode`): the floor "
+               "of a Lua client",
     "lira": "**lira** `lira.client`",
     "curl_cli": "curl CLI",
     "python_requests": "Python `requests.Session`",
@@ -122,6 +124,12 @@ class Bench:
         cmd = [self.a.raw_bin, "--same-work", self.a.url, str(self.a.n), str(c)]
         self.self_timed("raw_same", cmd, c, rnd)
 
+    def raw_lua(self, c, rnd):
+        if self.a.lira_missing:
+            return
+        cmd = [self.a.raw_bin, "--lua", self.a.url, str(self.a.n), str(c)]
+        self.self_timed("raw_lua", cmd, c, rnd, env=self.lua_env)
+
     def lira(self, c, rnd):
         if self.a.lira_missing:
             return
@@ -170,6 +178,7 @@ class Bench:
             if not self.raw(c, rnd, "start"):
                 sys.exit("bench_http: the raw libcurl baseline failed; nothing to compare with")
             self.raw_same(c, rnd)
+            self.raw_lua(c, rnd)
             self.lira(c, rnd)
             for name, fn in peers:
                 if name not in self.a.skip:
@@ -253,14 +262,20 @@ def group_table(b, c):
             goal = f"n={n} per run"
         lines.append(f"| {LABELS[client]} | {cpu:.1f} | {cpu_x:.2f} | {thr:,.0f} | {thr_x:.2f} "
                      f"| {rss:.1f} | {goal} |")
-    same = [(s, t) for s in b.samples if s["client"] == "lira" and s["c"] == c
-            for t in b.samples if t["client"] == "raw_same" and t["c"] == c
-            and t["round"] == s["round"]]
-    if same:
-        x = statistics.median(per_req_us(s) / per_req_us(t) for s, t in same)
+    def paired(num, den):   # median of same-round CPU ratios num/den, or None
+        pairs = [(s, t) for s in b.samples if s["client"] == num and s["c"] == c
+                 for t in b.samples if t["client"] == den and t["c"] == c
+                 and t["round"] == s["round"]]
+        return statistics.median(per_req_us(s) / per_req_us(t) for s, t in pairs) if pairs else None
+    x = paired("lira", "raw_same")
+    if x is not None:
         lines += ["", f"lira's CPU per request over the same work done in C (raw_same, same round): "
                       f"{x:.2f}× — what lira itself adds; the rest of its ratio to raw libcurl is "
                       "the work any client doing this pays (bench/README.md, \"Where the time goes\")."]
+    x = paired("lira", "raw_lua")
+    if x is not None:
+        lines += ["", f"lira's CPU per request over the floor of a Lua client (raw_lua, same round): "
+                      f"{x:.2f}× — tasks, the call pipeline, the response object and telemetry."]
     if drift:
         lines += ["", f"Baseline drift within a round (|start − end| / mean, median of rounds): "
                       f"{statistics.median(drift):.1%}."]
