@@ -236,13 +236,15 @@ static int trace_attempt(lira_call *c, int64_t now)
     lira_telemetry *t = tel(c);
     if (!t)
         return 0;
-    char tp[LIRA_TRACEPARENT_STR_SIZE];
+    /* The value is written in place after the header name: no format. */
+    static const char name[] = "traceparent: ";
+    char *tp = c->tp_line + sizeof name - 1;
     lira_telemetry_attempt_start(t, &c->tc, c->attempts, now, lira_engine_wall(c->e), tp,
-                                 sizeof tp);
+                                 sizeof c->tp_line - (sizeof name - 1));
     if (!tp[0] || c->user_trace_ctx)
         return 0;
     size_t n = c->nheaders;
-    snprintf(c->tp_line, sizeof c->tp_line, "traceparent: %s", tp);
+    memcpy(c->tp_line, name, sizeof name - 1);
     c->headers[n] = c->tp_line;
     const char *ts = lira_trace_call_tracestate(&c->tc);
     if (ts && *ts && snprintf(c->ts_line, sizeof c->ts_line, "tracestate: %s", ts) > 0)
