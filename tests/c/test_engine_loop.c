@@ -5,6 +5,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -162,12 +163,32 @@ static void on_readable(int fd, int events, void *ud)
     c->reads++;
 }
 
+/* An engine and a pipe whose read end the tests watch. */
+typedef struct pipe_fix {
+    lira_engine *e;
+    int p[2];
+} pipe_fix;
+
+static void fix_open(pipe_fix *f)
+{
+    memset(f, 0, sizeof *f);
+    CHECK_EQ(lira_engine_new(NULL, &f->e), LIRA_OK);
+    CHECK_EQ(pipe(f->p), 0);
+}
+
+static void fix_close(pipe_fix *f)
+{
+    close(f->p[0]);
+    close(f->p[1]);
+    lira_engine_free(f->e);
+}
+
 static void test_watch_fd(void)
 {
-    lira_engine *e = NULL;
-    CHECK_EQ(lira_engine_new(NULL, &e), LIRA_OK);
-    int p[2];
-    CHECK_EQ(pipe(p), 0);
+    pipe_fix f;
+    fix_open(&f);
+    lira_engine *e = f.e;
+    int *p = f.p;
     pipe_ctx c = {0};
     CHECK_EQ(lira_engine_watch(e, p[0], LIRA_IO_READ, on_readable, &c), LIRA_OK);
     CHECK_EQ(lira_engine_step(e, 0), 0);
@@ -181,19 +202,17 @@ static void test_watch_fd(void)
     CHECK_EQ(c.reads, 1);
     CHECK_EQ(lira_engine_watch(e, -1, LIRA_IO_READ, on_readable, &c), LIRA_EINVAL);
     CHECK_EQ(lira_engine_watch(e, p[0], LIRA_IO_READ, NULL, &c), LIRA_EINVAL);
-    close(p[0]);
-    close(p[1]);
-    lira_engine_free(e);
+    fix_close(&f);
 }
 
 /* A parked fd: no callback while parked; watched again, its events arrive
  * (the registration was kept); readiness while parked drops it, once. */
 static void test_park_keeps_registration(void)
 {
-    lira_engine *e = NULL;
-    CHECK_EQ(lira_engine_new(NULL, &e), LIRA_OK);
-    int p[2];
-    CHECK_EQ(pipe(p), 0);
+    pipe_fix f;
+    fix_open(&f);
+    lira_engine *e = f.e;
+    int *p = f.p;
     pipe_ctx c = {0};
     CHECK_EQ(lira_engine_watch(e, p[0], LIRA_IO_READ, on_readable, &c), LIRA_OK);
     CHECK_EQ(lira_engine_park(e, p[0]), LIRA_OK);
@@ -217,9 +236,7 @@ static void test_park_keeps_registration(void)
     CHECK_EQ(c.reads, 2);
     CHECK_EQ(c.got[0], 'b');
     CHECK_EQ(lira_engine_park(e, -1), LIRA_EINVAL);
-    close(p[0]);
-    close(p[1]);
-    lira_engine_free(e);
+    fix_close(&f);
 }
 
 /* forget before close: a new fd with the same number, watched for the same
