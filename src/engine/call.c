@@ -2,7 +2,7 @@
  *
  *   limiter_step -> [token timer] -> send_step -> transport ... on_attempt_done
  *     -> breaker record, limiter feed, classify -> [backoff timer] -> limiter_step
- *     ... -> stop_call -> deliver (done, exactly once)
+ *     ... -> lira__call_stop -> deliver (done, exactly once)
  *
  * A call is in one phase at a time and owns exactly one pending thing in
  * it: a timer (token wait, backoff, deferred delivery) or an attempt in the
@@ -39,7 +39,7 @@ static void unlink_call(lira_call *c)
 }
 
 /* Back to u's pool, where call_start.c takes records from. */
-static void free_call(lira_call *c)
+void lira__call_free(lira_call *c)
 {
     lira_upstream *u = c->u;
     lira_http_response_free(c->last);
@@ -77,7 +77,7 @@ static void deliver(lira_call *c)
     c->ph = PH_DONE;
     tel_call_end(c);
     c->done(c->ud, &c->r);
-    free_call(c);
+    lira__call_free(c);
 }
 
 static void on_deliver_timer(lira_timer *t, void *ud)
@@ -86,7 +86,7 @@ static void on_deliver_timer(lira_timer *t, void *ud)
     deliver(ud);
 }
 
-static void give_back_token(lira_call *c, int64_t now)
+void lira__call_give_back_token(lira_call *c, int64_t now)
 {
     if (!c->has_token)
         return;
@@ -109,7 +109,7 @@ static void cancel_permit(lira_call *c, int64_t now)
 /* End the call: fill c->r from the last outcome and `stop`, then deliver
  * (deferred to a 0-delay timer when still inside lira_call_start).
  * `force` (when not NONE) is the kind to report if no response is returned. */
-static void stop_call(lira_call *c, lira_stop_reason stop, lira_error_kind force,
+void lira__call_stop(lira_call *c, lira_stop_reason stop, lira_error_kind force,
                       int64_t retry_after_ns)
 {
     int64_t now = lira_engine_now(c->e);
@@ -162,7 +162,7 @@ static void stop_call(lira_call *c, lira_stop_reason stop, lira_error_kind force
 static void local_error(lira_call *c, int rc, const char *what)
 {
     snprintf(c->local_err, sizeof c->local_err, "%s: %s", what, lira_strerror(rc));
-    stop_call(c, LIRA_STOP_NONE, rc == LIRA_EINVAL ? LIRA_KIND_INVALID : LIRA_KIND_TRANSPORT, -1);
+    lira__call_stop(c, LIRA_STOP_NONE, rc == LIRA_EINVAL ? LIRA_KIND_INVALID : LIRA_KIND_TRANSPORT, -1);
 }
 
 /* ------------------------------------------------------------ the steps */
@@ -181,7 +181,7 @@ static void limiter_step(lira_call *c)
 {
     int64_t now = lira_engine_now(c->e), dl = c->spec.deadline_ns;
     if (dl && now >= dl) {
-        stop_call(c, LIRA_STOP_DEADLINE, LIRA_KIND_NONE, -1);
+        lira__call_stop(c, LIRA_STOP_DEADLINE, LIRA_KIND_NONE, -1);
         return;
     }
     lira_limiter *l = lira_upstream_limiter(c->u);
@@ -194,7 +194,7 @@ static void limiter_step(lira_call *c)
     if (rc != LIRA_OK) {
         /* A retry cut short by the limiter keeps its last response (stop:
          * deadline); with none, the error is rate_limited. */
-        stop_call(c, LIRA_STOP_DEADLINE, LIRA_KIND_RATE_LIMITED, rc == LIRA_EDENIED ? wait : -1);
+        lira__call_stop(c, LIRA_STOP_DEADLINE, LIRA_KIND_RATE_LIMITED, rc == LIRA_EDENIED ? wait : -1);
         return;
     }
     c->has_token = 1;
@@ -209,7 +209,7 @@ static void limiter_step(lira_call *c)
     c->ph = PH_TOKEN;
     rc = lira_timer_start(c->e, &c->timer, now + wait, on_token, c);
     if (rc != LIRA_OK) {
-        give_back_token(c, now);
+        lira__call_give_back_token(c, now);
         local_error(c, rc, "cannot wait for a token");
     }
 }
@@ -259,17 +259,17 @@ static void send_step(lira_call *c)
     int cut = 0;
     int64_t timeout = attempt_timeout(c, now, &cut);
     if (timeout == 0) {
-        give_back_token(c, now);
-        stop_call(c, LIRA_STOP_DEADLINE, LIRA_KIND_NONE, -1);
+        lira__call_give_back_token(c, now);
+        lira__call_stop(c, LIRA_STOP_DEADLINE, LIRA_KIND_NONE, -1);
         return;
     }
     lira_breaker *b = lira_upstream_breaker(c->u);
     if (b) {
         int rc = lira_breaker_allow(b, now, &c->permit);
         if (rc == LIRA_EDENIED) {
-            give_back_token(c, now);
+            lira__call_give_back_token(c, now);
             int64_t ra = lira_breaker_retry_after(b, now);
-            stop_call(c, LIRA_STOP_BREAKER_OPEN, LIRA_KIND_NONE, ra >= 0 ? ra : -1);
+            lira__call_stop(c, LIRA_STOP_BREAKER_OPEN, LIRA_KIND_NONE, ra >= 0 ? ra : -1);
             return;
         }
         c->has_permit = rc == LIRA_OK;
@@ -289,7 +289,7 @@ static void send_step(lira_call *c)
         c->headers[c->nheaders] = c->headers[c->nheaders + 1] = NULL;
     if (rc != LIRA_OK) {
         c->attempts--;
-        give_back_token(c, now);
+        lira__call_give_back_token(c, now);
         cancel_permit(c, now);
         local_error(c, rc, c->tp ? "cannot start the attempt" : "no transport");
         return;
@@ -453,7 +453,7 @@ static void on_attempt_done(void *ud, lira_http_response *res)
         cancel_permit(c, now);
         lira_http_response_free(res);
         if (!c->cancelling)   /* the transport went away under us */
-            stop_call(c, LIRA_STOP_CANCELLED, LIRA_KIND_CANCELLED, -1);
+            lira__call_stop(c, LIRA_STOP_CANCELLED, LIRA_KIND_CANCELLED, -1);
         return;
     }
     record_breaker(c, res, now, now - c->attempt_start_ns);
@@ -467,7 +467,7 @@ static void on_attempt_done(void *ud, lira_http_response *res)
         c->last_rr = d.reason;
     run_attempt_hook(c, res, now, &d);
     if (d.action != LIRA_RETRY_AGAIN) {
-        stop_call(c, d.stop, LIRA_KIND_NONE, ra);
+        lira__call_stop(c, d.stop, LIRA_KIND_NONE, ra);
         return;
     }
     c->prev_delay_ns = d.delay_ns;
@@ -478,11 +478,6 @@ static void on_attempt_done(void *ud, lira_http_response *res)
 }
 
 /* ------------------------------------------------------------ entries */
-
-/* The other call*.c files come in through these thin wrappers, so the
- * pipeline's own calls to limiter_step, free_call, stop_call and
- * give_back_token stay static (direct calls; an exported function is
- * called through the PLT in core.so). */
 
 /* Run a record lira_call_start has set up: its first step, and its
  * delivery deferred to the next turn when it ended already. */
@@ -498,26 +493,10 @@ int lira__call_run(lira_call *c)
             tel_call_end(c);
             lira_http_response_free(c->r.res);
             unlink_call(c);
-            free_call(c);
+            lira__call_free(c);
             return rc;
         }
     }
     return LIRA_OK;
-}
-
-void lira__call_free(lira_call *c)
-{
-    free_call(c);
-}
-
-void lira__call_stop(lira_call *c, lira_stop_reason stop, lira_error_kind force,
-                     int64_t retry_after_ns)
-{
-    stop_call(c, stop, force, retry_after_ns);
-}
-
-void lira__call_give_back_token(lira_call *c, int64_t now)
-{
-    give_back_token(c, now);
 }
 

@@ -2,7 +2,7 @@
  * the spec's defaults and checks, a record from the upstream's pool, and
  * lira_call_start's setup (the spec copied, the record linked, telemetry
  * and the retry budget told). The pool lives here too: records are taken
- * from it here, given back by call.c's free_call, and freed here when the
+ * from it here, given back by call.c's lira__call_free, and freed here when the
  * upstream is destroyed.
  *
  * Kept apart from call.c because it runs once per call, not per attempt:

@@ -429,13 +429,8 @@ int lira_engine_park(lira_engine *e, int fd)
 
 void lira_engine_forget(lira_engine *e, int fd)
 {
-    if (!e || fd < 0 || (size_t)fd >= e->nwatches)
-        return;
-    watch *w = &e->watches[fd];
-    w->events = 0;
-    w->fn = NULL;
-    w->ud = NULL;
-    (void)set_kernel(e, fd, w, 0);   /* DEL fails only on a bad epfd */
+    if (lira_engine_park(e, fd) == LIRA_OK && (size_t)fd < e->nwatches)
+        (void)set_kernel(e, fd, &e->watches[fd], 0);   /* DEL fails only on a bad epfd */
 }
 
 /* ------------------------------------------------------------- wake-ups */
