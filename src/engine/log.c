@@ -1,11 +1,12 @@
 /* log.c — the log object: options, the file, level filtering, the rate
  * limiter for repeated warnings, and writing whole lines: one write(2) per
- * line, or per engine turn for a turn's info and debug lines (log.h).
+ * line, or per batch of engine turns for their info and debug lines (log.h).
  * Formatting is in log_format.c. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -52,6 +53,7 @@ int lira_log_options_default(lira_log_options *o)
     o->ratelimit_window_ns = 10 * LIRA_NS_PER_SEC;
     o->ratelimit_burst = 5;
     o->ratelimit_keys = 256;
+    o->flush_ns = 5 * LIRA_NS_PER_MS;
     return LIRA_OK;
 }
 
@@ -75,6 +77,16 @@ int lira_log_options_from_env(lira_log_options *o)
         else
             rc = LIRA_EPARSE;
     }
+    v = getenv("LIRA_LOG_FLUSH_MS");
+    if (v && *v) {
+        char *end;
+        errno = 0;
+        long ms = strtol(v, &end, 10);
+        if (errno || *end || ms < 0 || ms > LIRA_LOG_MAX_FLUSH_MS)
+            rc = LIRA_EPARSE;
+        else
+            o->flush_ns = ms * LIRA_NS_PER_MS;
+    }
     return rc;
 }
 
@@ -84,7 +96,8 @@ static int check_options(const lira_log_options *o)
         o->format > LIRA_LOG_TEXT || (!o->path && o->fd < 0) ||
         o->ndeny > LIRA_LOG_MAX_DENY || (o->ndeny && !o->deny) ||
         o->max_line < LIRA_LOG_MIN_LINE || o->max_line > LIRA_LOG_MAX_LINE ||
-        o->ratelimit_window_ns < 0 || o->ratelimit_keys > 65536 ||
+        o->ratelimit_window_ns < 0 || o->ratelimit_keys > 65536 || o->flush_ns < 0 ||
+        o->flush_ns > LIRA_LOG_MAX_FLUSH_MS * LIRA_NS_PER_MS ||
         (o->ratelimit_window_ns > 0 && (o->ratelimit_burst == 0 || o->ratelimit_keys == 0)))
         return LIRA_EINVAL;
     for (size_t i = 0; i < o->ndeny; i++)
@@ -124,6 +137,7 @@ static void set_batch_cap(lira_log *l)
 static int copy_config(lira_log *l, const lira_log_options *o)
 {
     l->max_line = o->max_line;
+    l->flush_ns = o->flush_ns;
     l->buf = malloc(LOG_BATCH_FILE + o->max_line);
     l->line = l->buf;
     if (!l->buf || (o->path && !(l->path = dup_str(o->path))))
@@ -144,6 +158,46 @@ static int copy_config(lira_log *l, const lira_log_options *o)
     }
     return LIRA_OK;
 }
+
+/* ------------------------------------------------------------ at exit */
+
+/* Lines may wait up to flush_ns after their turn (log.h, Batching). A plain
+ * Lua host that ends with os.exit() does not close its state, so no free
+ * would write them: exit(3) does, for every log that lets lines wait. In a
+ * dlopen()ed core.so the handler belongs to the library and runs (over an
+ * empty list by then) when lua_close unloads it. A log belongs to one
+ * thread, so this is sound for the usual exit from that thread. */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t live_once = PTHREAD_ONCE_INIT;
+static lira_log *live;   /* logs with flush_ns > 0, through next_live */
+
+static void flush_live(void)
+{
+    pthread_mutex_lock(&live_mu);
+    for (lira_log *l = live; l; l = l->next_live)
+        lira_log_flush(l);
+    pthread_mutex_unlock(&live_mu);
+}
+
+static void register_flush_live(void)
+{
+    atexit(flush_live);
+}
+
+static void live_link(lira_log *l, int add)
+{
+    pthread_mutex_lock(&live_mu);
+    lira_log **pp = &live;
+    while (*pp && *pp != l)
+        pp = &(*pp)->next_live;
+    if (add && !*pp)
+        *pp = l;
+    else if (!add && *pp)
+        *pp = l->next_live;
+    pthread_mutex_unlock(&live_mu);
+}
+
+/* ------------------------------------------------------------ the log */
 
 int lira_log_new(const lira_log_options *o, lira_log **out)
 {
@@ -178,6 +232,10 @@ int lira_log_new(const lira_log_options *o, lira_log **out)
         errno = saved;
         return rc;
     }
+    if (l->flush_ns > 0) {
+        pthread_once(&live_once, register_flush_live);
+        live_link(l, 1);
+    }
     *out = l;
     return LIRA_OK;
 }
@@ -186,6 +244,8 @@ void lira_log_free(lira_log *l)
 {
     if (!l)
         return;
+    if (l->flush_ns > 0)
+        live_link(l, 0);
     lira_log_flush(l);
     if (l->own_fd && l->fd >= 0)
         close(l->fd);
@@ -355,8 +415,18 @@ void lira_log_batch(lira_log *l, int begin)
     }
     if (l->batch_depth > 0)
         l->batch_depth--;
-    if (l->batch_depth == 0)
+    if (l->batch_depth == 0 && l->flush_ns == 0)
         lira_log_flush(l);
+}
+
+size_t lira_log_waiting(const lira_log *l)
+{
+    return l ? l->used : 0;
+}
+
+int64_t lira_log_flush_ns(const lira_log *l)
+{
+    return l ? l->flush_ns : 0;
 }
 
 /* The line just formatted at l->line joins the batch; the lines before it

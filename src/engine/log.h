@@ -50,6 +50,7 @@ typedef enum lira_log_format {
 #define LIRA_LOG_MAX_DENY 64          /* deny-list entries */
 #define LIRA_LOG_MIN_LINE 512         /* smallest line cap, bytes */
 #define LIRA_LOG_MAX_LINE (1 << 20)   /* largest line cap, bytes */
+#define LIRA_LOG_MAX_FLUSH_MS 10000   /* longest flush_ns, ms */
 
 typedef struct lira_log_options {
     lira_log_level level;          /* threshold; default info */
@@ -62,6 +63,8 @@ typedef struct lira_log_options {
     int64_t ratelimit_window_ns;   /* default 10 s; 0 = no rate limiting */
     uint32_t ratelimit_burst;      /* lines per key per window; default 5 */
     uint32_t ratelimit_keys;       /* keys remembered; default 256, max 65536 */
+    int64_t flush_ns;              /* how long a batch's lines may wait after it ends
+                                      (Batching); default 5 ms, 0..10 s */
 } lira_log_options;
 
 /* The defaults above. LIRA_EINVAL for NULL. */
@@ -69,7 +72,7 @@ int lira_log_options_default(lira_log_options *o);
 
 /* The defaults, then the environment: LIRA_LOG_LEVEL (debug, info, warn,
  * warning, error, off; any case), LIRA_LOG_FILE (a path), LIRA_LOG_FORMAT
- * (json, text). The strings point into the environment. LIRA_EPARSE when a
+ * (json, text), LIRA_LOG_FLUSH_MS (whole milliseconds, 0..10000). The strings point into the environment. LIRA_EPARSE when a
  * variable holds something else (that setting keeps its default, the rest are
  * applied); LIRA_EINVAL for NULL. */
 int lira_log_options_from_env(lira_log_options *o);
@@ -99,14 +102,20 @@ lira_log_level lira_log_get_level(const lira_log *l);   /* OFF for NULL */
 /* Batching. Between lira_log_batch(l, 1) and lira_log_batch(l, 0) (they
  * nest; the engine's telemetry brackets every loop turn with them), debug and
  * info lines wait in the log's buffer and leave together, whole, in one
- * write(2) at the end (or when the batch is full: 16 KiB for a regular file,
+ * write(2) (or earlier, when the batch is full: 16 KiB for a regular file,
  * PIPE_BUF for a pipe, socket or terminal, so that a batch is never split by
- * another writer). A warn or error line first writes the waiting lines and
- * then itself, at once. Outside a batch every line is its own write(2).
- * lira_log_flush writes what waits now (free and reopen do it too);
- * LIRA_ESTATE when write(2) failed. */
+ * another writer). With flush_ns == 0 they leave when the batch ends. With
+ * flush_ns > 0 they stay after it, so that the lines of many short batches
+ * (a loop turn per call at low concurrency) share one write: the owner
+ * calls lira_log_flush at most flush_ns after lira_log_waiting turned
+ * non-zero (the telemetry hub arms a timer). A warn or error line first
+ * writes the waiting lines and then itself, at once; so does any line
+ * outside a batch. lira_log_flush writes what waits now (free and reopen do
+ * it too); LIRA_ESTATE when write(2) failed. */
 void lira_log_batch(lira_log *l, int begin);
 int lira_log_flush(lira_log *l);
+size_t lira_log_waiting(const lira_log *l);      /* bytes of whole lines waiting */
+int64_t lira_log_flush_ns(const lira_log *l);    /* the option; 0 for NULL */
 
 /* Whether a line at `lv` would be written (check before building fields). */
 int lira_log_enabled(const lira_log *l, lira_log_level lv);

@@ -24,6 +24,8 @@ struct lira_log {
     size_t used;             /* bytes of whole lines waiting in buf */
     size_t batch_cap;        /* bytes one write(2) of a batch may carry */
     int batch_depth;         /* > 0: inside an engine turn, lines wait in buf */
+    int64_t flush_ns;        /* how long they may wait after it (log.h, Batching) */
+    lira_log *next_live;     /* in log.c's list of logs written at exit */
     size_t max_line;
     int64_t window_ns;
     uint32_t burst;

@@ -124,6 +124,13 @@ int lira_telemetry_install(lira_engine *e, lira_telemetry *t);
 int lira_telemetry_set_log(lira_telemetry *t, lira_log *l);
 
 lira_log *lira_telemetry_log(lira_telemetry *t);
+
+/* Write the log lines the engine's turns left waiting (log.h, Batching), for
+ * a loop driver about to hand control back to its host: what happened
+ * before lira.run returned is in the file when it returns. NULL or an
+ * engine without telemetry: nothing. */
+void lira_telemetry_flush(lira_engine *e);
+
 lira_metrics *lira_telemetry_metrics(lira_telemetry *t);
 
 /* Replace the sink (the old one is destroyed); NULL removes it. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "status.h"
 #include "telemetry_impl.h"
 
@@ -118,17 +119,45 @@ void lira_telemetry_free(lira_telemetry *t)
 static void on_engine_free(void *ud)
 {
     lira_telemetry *t = ud;
+    lira_timer_stop(t->engine, &t->flush);
     lira_engine_set_slot(t->engine, LIRA_SLOT_TELEMETRY, NULL);
     lira_telemetry_free(t);
 }
 
-/* A turn's call lines leave in one write(2) (log.h, Batching). The hook
- * finds the hub through the engine, so it is harmless before install. */
+static void on_flush(lira_timer *tm, void *ud)
+{
+    (void)tm;
+    lira_telemetry *t = ud;
+    lira_log_flush(t->log);
+}
+
+/* The call lines of a turn leave in one write(2), and those of the turns
+ * that follow within the log's flush_ns join them (log.h, Batching): at one
+ * call a turn that is what saves a write per call. The timer is real (the
+ * lines wait in real time, whatever clock the engine runs on) and weak (it
+ * keeps nothing running: a driver that returns to its host flushes, see
+ * lira_telemetry_flush). The hook finds the hub through the engine, so it is
+ * harmless before install. */
 static void on_turn(void *ud, int begin)
 {
     lira_telemetry *t = lira_engine_slot(ud, LIRA_SLOT_TELEMETRY);
-    if (t)
-        lira_log_batch(t->log, begin);
+    if (!t)
+        return;
+    lira_log_batch(t->log, begin);
+    if (begin || lira_timer_armed(&t->flush) || lira_log_waiting(t->log) == 0)
+        return;
+    int64_t at = lira_clock_now(NULL) + lira_log_flush_ns(t->log);
+    if (lira_timer_start(t->engine, &t->flush, at, on_flush, t) != LIRA_OK)
+        lira_log_flush(t->log);
+}
+
+void lira_telemetry_flush(lira_engine *e)
+{
+    lira_telemetry *t = lira_telemetry_of(e);
+    if (t && lira_log_waiting(t->log) > 0) {
+        lira_timer_stop(e, &t->flush);
+        lira_log_flush(t->log);
+    }
 }
 
 int lira_telemetry_install(lira_engine *e, lira_telemetry *t)
@@ -138,6 +167,9 @@ int lira_telemetry_install(lira_engine *e, lira_telemetry *t)
     if (lira_engine_slot(e, LIRA_SLOT_TELEMETRY))
         return LIRA_ESTATE;
     t->engine = e;
+    lira_timer_init(&t->flush);
+    lira_timer_set_real(&t->flush, 1);
+    lira_timer_set_weak(&t->flush, 1);
     int rc = lira_engine_on_turn(e, on_turn, e);
     if (rc == LIRA_OK)
         rc = lira_engine_on_free(e, on_engine_free, t);

@@ -28,6 +28,7 @@ struct lira_telemetry {
     char correlation_id[LIRA_TEL_ID_MAX];
     int env_bad;              /* a LIRA_LOG_* variable could not be parsed */
     lira_engine *engine;      /* when hung on one */
+    lira_timer flush;         /* writes the log lines turns left waiting (log.h) */
 };
 
 #endif

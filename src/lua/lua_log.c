@@ -3,7 +3,8 @@
  *
  *   lira.log.info("message", { order = 42, ok = true })  -- also debug/warn/error
  *   lira.log.context{ correlation_id = "sync-7" }        -- carried by later lines/calls
- *   lira.log.configure{ level = "debug", file = path, format = "text", deny = {...} }
+ *   lira.log.configure{ level = "debug", file = path, format = "text", deny = {...},
+ *                       flush_ms = 5 }
  *
  * Fields are a flat table: string keys, values string/number/boolean.
  * Nested tables are refused: redaction works by key, and a nested table's
@@ -178,7 +179,7 @@ static const char *opt_string(lua_State *L, const char *key)
 
 static void configure_options(lua_State *L, lira_log_options *o, const char **deny)
 {
-    static const char *const keys[] = {"level", "file", "format", "deny", NULL};
+    static const char *const keys[] = {"level", "file", "format", "deny", "flush_ms", NULL};
     lua_pushnil(L);
     while (lua_next(L, 1)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
@@ -199,6 +200,15 @@ static void configure_options(lua_State *L, lira_log_options *o, const char **de
     o->path = opt_string(L, "file");
     if (!o->path)
         o->fd = 2;
+    lua_getfield(L, 1, "flush_ms");
+    if (!lua_isnil(L, -1)) {
+        lua_Number ms = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+        if (!(ms >= 0 && ms <= LIRA_LOG_MAX_FLUSH_MS))
+            luaL_error(L, "bad argument #1 to 'configure' (flush_ms must be a number of "
+                          "milliseconds from 0 to %d)", LIRA_LOG_MAX_FLUSH_MS);
+        o->flush_ns = (int64_t)(ms * 1e6);
+    }
+    lua_pop(L, 1);
     lua_getfield(L, 1, "deny");
     if (lua_istable(L, -1)) {
         size_t n = lua_rawlen(L, -1);

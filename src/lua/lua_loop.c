@@ -8,6 +8,7 @@
 
 #include "lua_sched.h"
 #include "status.h"
+#include "telemetry.h"
 
 #define LOOP_MT "lira.Loop"
 
@@ -22,7 +23,9 @@ void lira_sched_poll_nowait(lira_sched *s)
     lira_engine_release(s->e);
 }
 
-int lira_sched_drive(lua_State *L, lira_sched *s, int (*done)(void *ud), void *ud)
+/* The driver until `done`, then the log lines its turns left waiting
+ * (telemetry.h), so the host finds them written when control comes back. */
+static int drive(lua_State *L, lira_sched *s, int (*done)(void *ud), void *ud)
 {
     for (;;) {
         if (done(ud))
@@ -44,6 +47,13 @@ int lira_sched_drive(lua_State *L, lira_sched *s, int (*done)(void *ud), void *u
         if (rc < 0)
             return rc;
     }
+}
+
+int lira_sched_drive(lua_State *L, lira_sched *s, int (*done)(void *ud), void *ud)
+{
+    int rc = drive(L, s, done, ud);
+    lira_telemetry_flush(s->e);
+    return rc;
 }
 
 int lira_sched_deadlock(lua_State *L, lira_sched *s, const char *what)
@@ -205,6 +215,7 @@ static int l_step(lua_State *L)
         rc = lira_engine_step(s->e, wait);
     }
     lira_sched_run_batch(L, s);
+    lira_telemetry_flush(s->e);
     if (rc < 0) {
         lua_pushnil(L);
         lua_pushstring(L, lira_strerror(rc));

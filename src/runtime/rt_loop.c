@@ -21,6 +21,7 @@
 
 #include "core/status.h"
 #include "engine/log.h"
+#include "engine/telemetry.h"
 #include "runtime/rt_modules.h"
 #include "runtime/rt_webhook.h"
 #include "runtime/runtime.h"
@@ -356,6 +357,7 @@ static void on_signal(int fd, int events, void *ud)
             static const char msg[] = "lira run: second signal, exiting at once\n";
             if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
             }
+            lira_telemetry_flush(r->e);   /* the log lines that wait (a loop callback here) */
             _exit(1);
         }
         begin_shutdown(r);

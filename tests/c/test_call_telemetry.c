@@ -109,6 +109,7 @@ static void test_traceparent_per_attempt_and_log_ids(void)
         CHECK(strncmp(tp1, tp2, 36) == 0);            /* same trace */
         CHECK(strcmp(tp1 + 36, tp2 + 36) != 0);       /* a span per attempt */
         char want[64];
+        lira_telemetry_flush(f.e);   /* as a driver does when it returns */
         const char *log = slurp();
         snprintf(want, sizeof want, "\"span_id\":\"%.16s\"", tp1 + 36);
         CHECK_INT(count(log, want), ==, 1);           /* attempt 1's debug line */
@@ -155,6 +156,7 @@ static void test_unsampled_call_span_id(void)
     fx_wait(&f, &o);
     const char *tp1 = lira_script_request_header(fx_req(&f, 0), "traceparent");
     const char *tp2 = lira_script_request_header(fx_req(&f, 1), "traceparent");
+    lira_telemetry_flush(f.e);
     const char *log = slurp(), *sid = strstr(log, "\"span_id\":\"");
     const char *tid = strstr(log, "\"trace_id\":\"");
     CHECK(tp1 && tp2 && sid && tid);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "clock.h"
 #include "log.h"
 #include "status.h"
 
@@ -400,6 +401,7 @@ static void test_batch_file(void)
 {
     lira_log_options o;
     lira_log_options_default(&o);
+    o.flush_ns = 0;   /* a batch's lines leave when it ends */
     lira_log *l = open_tmp(&o);
     lira_log_batch(l, 1);
     lira_log_batch(l, 1);   /* nested: a callback that runs a turn */
@@ -451,6 +453,7 @@ static void test_batch_pipe(void)
     lira_log_options o;
     lira_log_options_default(&o);
     o.fd = p[1];
+    o.flush_ns = 0;
     lira_log *l = NULL;
     CHECK_EQ(lira_log_new(&o, &l), LIRA_OK);
     char val[251];
@@ -473,6 +476,78 @@ static void test_batch_pipe(void)
     close(p[1]);
 }
 
+/* With flush_ns, lines stay after their batch ends and the batches that
+ * follow join them, in one write; anything that is not an info or debug
+ * line in a batch (a warning, a line outside a batch) writes them first,
+ * in order; so do flush and free. */
+static void test_batch_linger(void)
+{
+    lira_log_options o;
+    lira_log_options_default(&o);
+    CHECK_EQ(o.flush_ns, 5 * LIRA_NS_PER_MS);   /* the default */
+    lira_log *l = open_tmp(&o);
+    CHECK_EQ(lira_log_flush_ns(l), 5 * LIRA_NS_PER_MS);
+    for (int turn = 0; turn < 3; turn++) {
+        lira_log_batch(l, 1);
+        write_info(l, "turn");
+        lira_log_batch(l, 0);
+    }
+    CHECK_STR(slurp(), "");
+    CHECK(lira_log_waiting(l) > 0);
+    CHECK_EQ(lira_log_flush(l), LIRA_OK);
+    CHECK_EQ(nlines(slurp()), 3);
+    CHECK_EQ(lira_log_waiting(l), 0);
+
+    lira_log_batch(l, 1);
+    write_info(l, "before warn");
+    lira_log_batch(l, 0);
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_WARN, 0, WALL, "warned", NULL, 0), LIRA_OK);
+    const char *out = slurp();
+    CHECK_EQ(nlines(out), 5);
+    CHECK(strstr(out, "\"before warn\"") < strstr(out, "\"warned\""));
+
+    lira_log_batch(l, 1);
+    write_info(l, "before outside");
+    lira_log_batch(l, 0);
+    write_info(l, "outside");       /* from Lua, outside a turn: at once, in order */
+    out = slurp();
+    CHECK_EQ(nlines(out), 7);
+    CHECK(strstr(out, "\"before outside\"") < strstr(out, "\"outside\""));
+
+    lira_log_batch(l, 1);
+    write_info(l, "at free");
+    lira_log_batch(l, 0);
+    lira_log_free(l);
+    CHECK(strstr(slurp(), "\"at free\""));
+    unlink(tmpl);
+
+    lira_log_options_default(&o);
+    o.flush_ns = -1;
+    CHECK_EQ(lira_log_new(&o, &l), LIRA_EINVAL);
+    o.flush_ns = (LIRA_LOG_MAX_FLUSH_MS + 1) * LIRA_NS_PER_MS;
+    CHECK_EQ(lira_log_new(&o, &l), LIRA_EINVAL);
+}
+
+/* LIRA_LOG_FLUSH_MS: whole milliseconds, 0..10000; anything else keeps
+ * the default and says so. */
+static void test_flush_env(void)
+{
+    lira_log_options o;
+    setenv("LIRA_LOG_FLUSH_MS", "0", 1);
+    CHECK_EQ(lira_log_options_from_env(&o), LIRA_OK);
+    CHECK_EQ(o.flush_ns, 0);
+    setenv("LIRA_LOG_FLUSH_MS", "250", 1);
+    CHECK_EQ(lira_log_options_from_env(&o), LIRA_OK);
+    CHECK_EQ(o.flush_ns, 250 * LIRA_NS_PER_MS);
+    const char *bad[] = {"-1", "10001", "5ms", "1.5", "x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        setenv("LIRA_LOG_FLUSH_MS", bad[i], 1);
+        CHECK_EQ(lira_log_options_from_env(&o), LIRA_EPARSE);
+        CHECK_EQ(o.flush_ns, 5 * LIRA_NS_PER_MS);
+    }
+    unsetenv("LIRA_LOG_FLUSH_MS");
+}
+
 int main(void)
 {
     RUN(test_ts);
@@ -490,5 +565,7 @@ int main(void)
     RUN(test_reopen_and_options);
     RUN(test_batch_file);
     RUN(test_batch_pipe);
+    RUN(test_batch_linger);
+    RUN(test_flush_env);
     return check_summary();
 }
