@@ -146,9 +146,21 @@ static lc_client *to_client(lua_State *L, int idx)
     return luaL_checkudata(L, idx, LC_CLIENT_MT);
 }
 
+void *lc_check_udata_up(lua_State *L, int idx, int up, const char *tname)
+{
+    void *p = lua_touserdata(L, idx);
+    if (p && lua_getmetatable(L, idx)) {
+        int same = lua_rawequal(L, -1, lua_upvalueindex(up));
+        lua_pop(L, 1);
+        if (same)
+            return p;
+    }
+    return luaL_checkudata(L, idx, tname);
+}
+
 lc_client *lc_check_client(lua_State *L, int idx)
 {
-    lc_client *c = to_client(L, idx);
+    lc_client *c = lc_check_udata_up(L, idx, 1, LC_CLIENT_MT);
     if (!c->up)
         luaL_error(L, "lira.Client: the client is closed");
     return c;
@@ -561,7 +573,9 @@ void lira_lua_open_client(lua_State *L, int mod)
     mod = lua_absindex(L, mod);
     luaL_newmetatable(L, LC_CLIENT_MT);
     luaL_setfuncs(L, client_meta, 0);
-    luaL_newlib(L, client_methods);
+    luaL_newlibtable(L, client_methods);
+    lua_pushvalue(L, -2);   /* the methods' upvalue: lc_check_client */
+    luaL_setfuncs(L, client_methods, 1);
     lua_setfield(L, -2, "__index");
     lua_setfield(L, mod, "Client");
     lc_open_response(L);

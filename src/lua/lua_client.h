@@ -88,7 +88,16 @@ typedef struct lc_call {
 } lc_call;
 
 /* --- lua_client.c */
-lc_client *lc_check_client(lua_State *L, int idx);    /* raises when closed */
+/* luaL_checkudata(L, idx, tname), with the metatable first compared with
+ * upvalue `up` of the running C function: the per-call methods carry their
+ * class's metatable there, which spares a registry read by name (a string
+ * lookup) on every call. A function without that upvalue (an invalid
+ * index: never equal) gets the by-name check, and so does every failure,
+ * so the error stays luaL_checkudata's own. */
+void *lc_check_udata_up(lua_State *L, int idx, int up, const char *tname);
+/* The client at idx; raises when it is not one or closed. Cheapest from
+ * the client's methods (the metatable is their upvalue 1). */
+lc_client *lc_check_client(lua_State *L, int idx);
 /* Raise "bad argument #argn to 'fname' (msg)" (the public numbering). */
 int lc_argerror(lua_State *L, int argn, const char *fname, const char *fmt, ...);
 

@@ -223,9 +223,11 @@ int lc_failure_hook(void *ud, const lira_http_response *res)
 
 /* ------------------------------------------------------------ lira.Response */
 
+/* The Response's metamethods and json carry the metatable as upvalue 1
+ * (lc_open_response), res_index also json as upvalue 2. */
 static lc_call *check_res(lua_State *L)
 {
-    lc_call *u = luaL_checkudata(L, 1, LC_RESPONSE_MT);
+    lc_call *u = lc_check_udata_up(L, 1, 1, LC_RESPONSE_MT);
     if (!u->res)
         luaL_error(L, "lira.Response: released");
     return u;
@@ -321,7 +323,7 @@ static int res_index(lua_State *L)
         if (strcmp(f, "body") == 0) { push_body(L, r); return 1; }
         break;
     case 'j':
-        if (strcmp(f, "json") == 0) { lua_pushcfunction(L, res_json); return 1; }
+        if (strcmp(f, "json") == 0) { lua_pushvalue(L, lua_upvalueindex(2)); return 1; }
         break;
     case 'a':
         if (strcmp(f, "attempts") == 0) { lua_pushinteger(L, k->attempts); return 1; }
@@ -356,7 +358,7 @@ static int res_newindex(lua_State *L)
 
 static int res_gc(lua_State *L)
 {
-    lc_call *u = luaL_checkudata(L, 1, LC_RESPONSE_MT);
+    lc_call *u = lc_check_udata_up(L, 1, 1, LC_RESPONSE_MT);
     lira_http_response_free(u->res);
     u->res = NULL;
     return 0;
@@ -389,7 +391,6 @@ static int headers_index(lua_State *L)
 }
 
 static const luaL_Reg res_meta[] = {
-    {"__index", res_index},
     {"__newindex", res_newindex},
     {"__gc", res_gc},
     {"__tostring", res_tostring},
@@ -399,7 +400,13 @@ static const luaL_Reg res_meta[] = {
 void lc_open_response(lua_State *L)
 {
     luaL_newmetatable(L, LC_RESPONSE_MT);
-    luaL_setfuncs(L, res_meta, 0);
+    lua_pushvalue(L, -1);
+    luaL_setfuncs(L, res_meta, 1);
+    lua_pushvalue(L, -1);
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, res_json, 1);
+    lua_pushcclosure(L, res_index, 2);
+    lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
     luaL_newmetatable(L, LC_HEADERS_MT);
     lua_pushcfunction(L, headers_index);
