@@ -22,8 +22,13 @@ static const char *const opt_names[O_COUNT] = {
 
 /* ------------------------------------------------------------ options */
 
-static void collect_opts(lua_State *L, int slots, const char *fname)
+/* Push one stack slot per option (nil when absent) and set slot[i] to the
+ * index of each option given, 0 for the others. */
+static void collect_opts(lua_State *L, int *slot, const char *fname)
 {
+    int slots = lua_gettop(L) + 1;
+    for (int i = 0; i < O_COUNT; i++)
+        lua_pushnil(L);
     lua_pushnil(L);
     while (lua_next(L, ARG_OPTS + 1)) {
         if (lua_type(L, -2) != LUA_TSTRING)
@@ -36,6 +41,8 @@ static void collect_opts(lua_State *L, int slots, const char *fname)
             lc_argerror(L, ARG_OPTS, fname, "unknown option '%s'", k);
         lua_replace(L, slots + i);
     }
+    for (int i = 0; i < O_COUNT; i++)
+        slot[i] = lua_isnil(L, slots + i) ? 0 : slots + i;
 }
 
 static void check_keys(lua_State *L, int t, const char *const *allowed, const char *prefix,
@@ -239,30 +246,27 @@ int lc_client_request(lua_State *L)
     if (lua_type(L, 3) != LUA_TSTRING)
         lc_argerror(L, ARG_PATH, fname, "path must be a string");
     const char *path = lua_tolstring(L, 3, &plen);
-    if (!lua_isnoneornil(L, 4) && !lua_istable(L, 4))
+    int opts = lua_type(L, 4);
+    if (opts != LUA_TNONE && opts != LUA_TNIL && opts != LUA_TTABLE)
         lc_argerror(L, ARG_OPTS, fname, "options must be a table");
     lua_settop(L, 5);
     luaL_checkstack(L, O_COUNT + 16, "lira.client");
-    int slots = 6;
-    for (int i = 0; i < O_COUNT; i++)
-        lua_pushnil(L);
-    if (lua_istable(L, 4))
-        collect_opts(L, slots, fname);
-#define SLOT(i) (lua_isnil(L, slots + (i)) ? 0 : slots + (i))
-    size_t ulen = lira__req_build_url(L, c, path, plen, SLOT(O_PARAMS), SLOT(O_QUERY), fname);
+    int slot[O_COUNT] = {0};   /* no options (the common call): no slots at all */
+    if (opts == LUA_TTABLE)
+        collect_opts(L, slot, fname);
+    size_t ulen = lira__req_build_url(L, c, path, plen, slot[O_PARAMS], slot[O_QUERY], fname);
     lira__req_hdrs hs = {0};
-    lira__req_build_headers(L, c, SLOT(O_HEADERS), &hs, fname);
+    lira__req_build_headers(L, c, slot[O_HEADERS], &hs, fname);
     lira_call_spec spec;
     memset(&spec, 0, sizeof spec);
     char rid[LIRA_UUID_STR_SIZE + 64];
-    lira__req_add_generated(L, c, &hs, SLOT(O_IDEM), rid, &spec.has_idempotency_key, fname);
-    spec.req.body = lira__req_build_body(L, c, &hs, SLOT(O_JSON), SLOT(O_BODY),
+    lira__req_add_generated(L, c, &hs, slot[O_IDEM], rid, &spec.has_idempotency_key, fname);
+    spec.req.body = lira__req_build_body(L, c, &hs, slot[O_JSON], slot[O_BODY],
                                          &spec.req.body_len, fname);
     int64_t deadline_rel;
-    apply_timeouts(L, c, SLOT(O_TIMEOUT), &spec, &deadline_rel, fname);
-    spec.deadline_ns = apply_deadline(L, c, SLOT(O_DEADLINE), deadline_rel, fname);
-    int on_ref = apply_retry(L, c, SLOT(O_RETRY), &spec, fname);
-#undef SLOT
+    apply_timeouts(L, c, slot[O_TIMEOUT], &spec, &deadline_rel, fname);
+    spec.deadline_ns = apply_deadline(L, c, slot[O_DEADLINE], deadline_rel, fname);
+    int on_ref = apply_retry(L, c, slot[O_RETRY], &spec, fname);
     fill_spec(L, c, &hs, method, on_ref, &spec);
 
     lira_wait *w = lira_wait_new(L);

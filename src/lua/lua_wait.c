@@ -73,8 +73,9 @@ static void drop_data(lira_wait *w)
 
 lira_wait *lira_wait_new(lua_State *L)
 {
-    lira_lua_engine(L);   /* raises if there can be none */
     lira_sched *s = lira_sched_get(L);
+    if (s->closed || !s->e)
+        lira_lua_engine(L);   /* raises if there can be none, else makes it */
     lira_wait *w = s->pool;
     if (w) {
         s->pool = w->next;
