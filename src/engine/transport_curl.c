@@ -86,6 +86,7 @@ static void easy_setup(lira_transfer *x)
         curl_easy_setopt(h, CURLOPT_NOPROXY, "");
     }
     x->custom_ca = 0;
+    x->opt_known = 0;   /* new or reset: curl's defaults, not our last values */
 }
 
 static lira_transfer *xfer_new(lira_curl *tp)

@@ -42,6 +42,18 @@ typedef struct lira_curl {
     int destroying, destroy_pending;
 } lira_curl;
 
+/* The handle options lira_curl_configure sets on every request that keep
+ * their value on a pooled handle: a setopt that would not change one is
+ * skipped (curl only ever writes them from curl_easy_setopt and
+ * curl_easy_reset). */
+enum {
+    LIRA_XO_CONNECT_MS, LIRA_XO_TIMEOUT_MS, LIRA_XO_FOLLOW, LIRA_XO_MAXREDIRS, LIRA_XO_FRESH,
+    LIRA_XO_VERIFYPEER, LIRA_XO_VERIFYHOST,
+    LIRA_XO_COUNT,
+    LIRA_XO_HEADERS = LIRA_XO_COUNT,   /* a valid bit only: the value is in opt_headers */
+    LIRA_XO_PLAIN_GET                  /* NOBODY 0, HTTPGET 1, CUSTOMREQUEST NULL */
+};
+
 /* One pooled easy handle and the per-request buffers it keeps between
  * requests (header lines, body copy, the slist nodes pointing into them). */
 struct lira_transfer {
@@ -69,6 +81,9 @@ struct lira_transfer {
     size_t buf_cap;
     char *url;                    /* the URL parsed into uh (url_len 0: none) */
     size_t url_len, url_cap;
+    unsigned opt_known;           /* bit per LIRA_XO_*: the handle holds opt_long / opt_headers */
+    long opt_long[LIRA_XO_COUNT];
+    struct curl_slist *opt_headers;
     char errbuf[CURL_ERROR_SIZE];
 };
 

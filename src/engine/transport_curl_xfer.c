@@ -115,7 +115,14 @@ static int build_headers(lira_transfer *x, const lira_http_request *req, int has
     if (body_copy)
         memcpy(p, req->body, body_copy);
     *body = req->body_kept ? req->body : p;
-    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, k ? x->slist : NULL);
+    /* curl keeps the pointer and reads the nodes when it sends: the same
+     * array (refilled above) needs no new setopt. */
+    struct curl_slist *list = k ? x->slist : NULL;
+    if (!(x->opt_known & (1u << LIRA_XO_HEADERS)) || x->opt_headers != list) {
+        curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, list);
+        x->opt_headers = list;
+        x->opt_known |= 1u << LIRA_XO_HEADERS;
+    }
     return LIRA_OK;
 }
 
@@ -134,7 +141,19 @@ static void set_method(lira_transfer *x, const lira_http_request *req, int head,
 {
     CURL *h = x->easy;
     const char *m = req->method;
+    const unsigned plain_get = 1u << LIRA_XO_PLAIN_GET;
     x->nobody = head;
+    if (!head && !with_body && strcmp(m, "GET") == 0) {
+        /* A GET after a GET on this handle: the three options are set. */
+        if (!(x->opt_known & plain_get)) {
+            curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
+            curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+            x->opt_known |= plain_get;
+        }
+        return;
+    }
+    x->opt_known &= ~plain_get;
     if (x->nobody) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
@@ -147,7 +166,32 @@ static void set_method(lira_transfer *x, const lira_http_request *req, int head,
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, strcmp(m, "POST") == 0 ? NULL : m);
     } else {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, strcmp(m, "GET") == 0 ? NULL : m);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);   /* not GET: handled above */
+    }
+}
+
+/* The LIRA_XO_* long options: v[i] into the handle where it does not hold
+ * it yet. A pooled handle serving the same client usually holds them all,
+ * hence one comparison first. */
+static void set_longs(lira_transfer *x, const long v[LIRA_XO_COUNT])
+{
+    static const CURLoption opt[LIRA_XO_COUNT] = {
+        CURLOPT_CONNECTTIMEOUT_MS, CURLOPT_TIMEOUT_MS, CURLOPT_FOLLOWLOCATION, CURLOPT_MAXREDIRS,
+        CURLOPT_FRESH_CONNECT, CURLOPT_SSL_VERIFYPEER, CURLOPT_SSL_VERIFYHOST,
+    };
+    const unsigned all = (1u << LIRA_XO_COUNT) - 1;
+    if ((x->opt_known & all) == all && memcmp(x->opt_long, v, sizeof x->opt_long) == 0)
+        return;
+    for (int i = 0; i < LIRA_XO_COUNT; i++) {
+        unsigned bit = 1u << i;
+        if ((x->opt_known & bit) && x->opt_long[i] == v[i])
+            continue;
+        if (curl_easy_setopt(x->easy, opt[i], v[i]) == CURLE_OK) {
+            x->opt_long[i] = v[i];
+            x->opt_known |= bit;
+        } else {
+            x->opt_known &= ~bit;
+        }
     }
 }
 
@@ -189,18 +233,20 @@ int lira_curl_configure(lira_transfer *x, const lira_http_request *req)
     if (rc != LIRA_OK)
         return rc;
     set_method(x, req, head, with_body, body);
-    CURL *h = x->easy;
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ns > 0
-                     ? ms_ceil(req->connect_timeout_ns) : DEFAULT_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ns > 0 ? ms_ceil(req->timeout_ns) : 0L);
     x->max_redirects = req->max_redirects > 0 ? req->max_redirects : 0;
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, x->max_redirects > 0 ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)x->max_redirects);
-    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, req->fresh_connection ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
+    const long v[LIRA_XO_COUNT] = {
+        [LIRA_XO_CONNECT_MS] = req->connect_timeout_ns > 0 ? ms_ceil(req->connect_timeout_ns)
+                                                           : DEFAULT_CONNECT_TIMEOUT_MS,
+        [LIRA_XO_TIMEOUT_MS] = req->timeout_ns > 0 ? ms_ceil(req->timeout_ns) : 0L,
+        [LIRA_XO_FOLLOW] = x->max_redirects > 0 ? 1L : 0L,
+        [LIRA_XO_MAXREDIRS] = (long)x->max_redirects,
+        [LIRA_XO_FRESH] = req->fresh_connection ? 1L : 0L,
+        [LIRA_XO_VERIFYPEER] = req->insecure ? 0L : 1L,
+        [LIRA_XO_VERIFYHOST] = req->insecure ? 0L : 2L,
+    };
+    set_longs(x, v);
     if (req->ca_file) {
-        curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file);
+        curl_easy_setopt(x->easy, CURLOPT_CAINFO, req->ca_file);
         x->custom_ca = 1;
     }
     x->max_body = req->max_body ? req->max_body : DEFAULT_MAX_BODY;

@@ -87,6 +87,32 @@ static void test_methods_with_body(void)
     lira_engine_free(e);
 }
 
+/* A pooled handle skips the options that hold their value already
+ * (lira_curl_configure): each request must still get its own method and
+ * timeout, whatever the handle's previous request set. */
+static void test_options_follow_each_request(void)
+{
+    lira_engine *e = engine();
+    check_echo(e, "GET", NULL, NULL);
+    check_echo(e, "GET", NULL, NULL);      /* a GET after a GET: nothing set again */
+    check_echo(e, "DELETE", NULL, NULL);   /* no body: CUSTOMREQUEST after a plain GET */
+    check_echo(e, "GET", NULL, NULL);
+    check_echo(e, "POST", "p", NULL);
+    check_echo(e, "GET", NULL, NULL);
+    char url[256];
+    url_of(url, sizeof url, "/delay/400");
+    lira_http_request r = req_get(url);
+    r.timeout_ns = 100 * LIRA_NS_PER_MS;
+    lira_http_response *res = run(e, &r);
+    CHECK(res && res->failure == LIRA_FAIL_TIMEOUT);
+    lira_http_response_free(res);
+    r.timeout_ns = 10 * LIRA_NS_PER_SEC;   /* the next request's own timeout */
+    res = run(e, &r);
+    CHECK(res && res->failure == LIRA_FAIL_NONE && res->status == 200);
+    lira_http_response_free(res);
+    lira_engine_free(e);
+}
+
 static void test_head(void)
 {
     lira_engine *e = engine();
@@ -465,6 +491,7 @@ int main(void)
         return 1;
     RUN(test_get_echo);
     RUN(test_methods_with_body);
+    RUN(test_options_follow_each_request);
     RUN(test_head);
     RUN(test_response_headers);
     RUN(test_status_codes);
