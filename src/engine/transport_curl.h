@@ -23,6 +23,7 @@ typedef struct lira_origin {
     long inflight;                /* its transfers inside curl */
     lira_transfer *qhead, *qtail; /* queued, FIFO (linked through qnext) */
     size_t klen;
+    size_t kcap;                  /* bytes allocated for key */
     char key[];                   /* host[:port], lower case, ":80" dropped */
 } lira_origin;
 
@@ -36,6 +37,7 @@ typedef struct lira_curl {
     long host_cap;                /* the default per-host cap */
     long curl_host_cap;           /* CURLMOPT_MAX_HOST_CONNECTIONS: the largest cap seen */
     lira_origin *origins;         /* http:// origins with transfers */
+    lira_origin *spare;           /* the last origin dropped, kept for the next one */
     char *user_agent;             /* the default User-Agent */
     int no_proxy_env;             /* no *_proxy variable was set at creation */
     int dispatching;              /* depth of drain_done() on the stack */
