@@ -384,7 +384,8 @@ local function call(self, method, path, opts, fname)
     error(("bad argument #1 to '%s' (lira client expected, got %s; call it as client:%s(...))")
           :format(fname, type(self), fname), 3)
   end
-  if type(opts) == "table" and is_key(opts.idempotency_key) then
+  -- opts is nil on most calls: no type() call then
+  if opts ~= nil and type(opts) == "table" and is_key(opts.idempotency_key) then
     opts = with_key(opts)
   end
   local a, res, err = self._auth, nil, nil
