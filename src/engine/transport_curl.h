@@ -1,8 +1,9 @@
-/* transport_curl.h — internals shared by the two halves of the libcurl
+/* transport_curl.h — internals shared by the parts of the libcurl
  * transport (not a public API; callers use transport.h):
- *   transport_curl.c       the multi, the loop glue, the handle pool, start/cancel/destroy
- *   transport_curl_xfer.c  one transfer: request options, curl's header and
- *                          body callbacks, the response and failure mapping */
+ *   transport_curl.c         the multi, the loop glue, the handle pool, start/cancel/destroy
+ *   transport_curl_origin.c  the per-host cap: http:// origins and their queues
+ *   transport_curl_xfer.c    one transfer: request options, curl's header and
+ *                            body callbacks, the response and failure mapping */
 #ifndef LIRA_TRANSPORT_CURL_H
 #define LIRA_TRANSPORT_CURL_H
 
@@ -97,6 +98,14 @@ int lira_curl_configure(lira_transfer *x, const lira_http_request *req);
 
 /* Fill x->res from curl's outcome `rc` and curl's infos. */
 void lira_curl_fill_response(lira_transfer *x, CURLcode rc);
+
+/* transport_curl_origin.c: the per-host cap. Into curl, or into x's origin
+ * queue when the origin is at x's cap (LIRA_ENOMEM when neither works); x
+ * done with its origin (queued transfers move into curl; one curl refuses
+ * goes on *failed for the caller to complete); every origin freed. */
+int lira__curl_submit(lira_curl *tp, lira_transfer *x, const char *url);
+void lira__curl_leave_origin(lira_curl *tp, lira_transfer *x, lira_transfer **failed);
+void lira__curl_origins_free(lira_curl *tp);
 
 /* CURLOPT_WRITEFUNCTION / CURLOPT_HEADERFUNCTION with x as the user data. */
 size_t lira_curl_on_body(char *data, size_t size, size_t n, void *ud);
