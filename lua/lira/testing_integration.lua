@@ -334,6 +334,12 @@ function M.runtime(path, opts)
   local self = setmetatable({ integrations = {}, order = {}, routes = {}, path = path,
                               max_attempts = opts.max_attempts or 10,
                               backoff = opts.backoff or { base = 0.5, cap = 300 } }, Runtime)
+  -- A failure from here on (no such file, a file that does not load, no
+  -- integration) undoes what was set up — temp files, the log, lira.config,
+  -- package.path — and the error keeps its level.
+  local undo <close> = setmetatable({}, { __close = function(_, err)
+    if err ~= nil then self:close() end
+  end })
   -- The store: a fresh temp file per runtime (LIRA_STATE), unless given.
   self.state_path = opts.state or os.tmpname()
   self.own_state = opts.state == nil
@@ -474,11 +480,11 @@ function Runtime:close()
   if self.closed then return end
   self.closed = true
   for _, name in ipairs(self.order) do self.integrations[name].stopping = true end
-  config.getenv = self.saved_getenv
-  package.path = self.saved_path
+  if self.saved_getenv then config.getenv = self.saved_getenv end
+  if self.saved_path then package.path = self.saved_path end
   lira.log.configure {}
   pcall(core.store_close)
-  os.remove(self.log_path)
+  if self.log_path then os.remove(self.log_path) end
   if self.own_state then
     for _, sfx in ipairs { "", "-wal", "-shm", "-journal" } do os.remove(self.state_path .. sfx) end
   end

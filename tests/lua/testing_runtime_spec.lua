@@ -83,6 +83,31 @@ describe("t.runtime", function()
     assert.matches("no such file", select(2, pcall(t.runtime, "nope/x.lua")))
   end)
 
+  it("undoes what it set up when a file does not load", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p '" .. dir .. "'"))
+    local f = assert(io.open(dir .. "/broken.lua", "w"))
+    f:write("return lira.integration {\n")   -- a syntax error
+    f:close()
+    local made, tmpname = {}, os.tmpname
+    os.tmpname = function()   -- luacheck: ignore
+      local name = tmpname()
+      made[#made + 1] = name
+      return name
+    end
+    local path_before = package.path
+    local ok, err = pcall(t.runtime, dir .. "/broken.lua", { env = { UNDO_SPEC_VAR = "set" } })
+    os.tmpname = tmpname      -- luacheck: ignore
+    os.execute("rm -rf '" .. dir .. "'")
+    assert.is_false(ok)
+    assert.matches("broken.lua:2: unexpected symbol", tostring(err))
+    assert.equal(path_before, package.path)
+    assert.equal("default", lira.config("UNDO_SPEC_VAR", "default"))
+    assert.is_true(#made >= 2)                      -- its state file and its log
+    for _, name in ipairs(made) do assert.is_nil(io.open(name)) end
+  end)
+
   describe("delivering a webhook", function()
     local function delivery(id, order, secret)
       local body = ('{"order":%d}'):format(order)
