@@ -111,7 +111,10 @@ describe("log lines of the loop's turns", function()
         os.exit(0)
       end)
       os.exit(3)]]):format(path, sb.url)
-    local ok, how, code = os.execute("lua5.4 -e '" .. child:gsub("'", "'\\''") .. "'")
+    -- os.exit without closing the state leaves everything allocated: under
+    -- ASan (the sanitizer build runs the specs with it) that is no leak.
+    local ok, how, code = os.execute("ASAN_OPTIONS=detect_leaks=0 lua5.4 -e '"
+                                     .. child:gsub("'", "'\\''") .. "'")
     assert.is_true(ok, how .. " " .. tostring(code))
     assert.equal(1, #lines("call"))
   end)
