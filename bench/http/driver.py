@@ -3,11 +3,14 @@
 scripts/bench_http builds the clients and starts nginx; this runs every client
 against it and prints Markdown. For each concurrency c, each round runs:
 
-    raw libcurl (start) → raw libcurl doing lira's work → lira → curl CLI → Python requests
-    → LuaSocket → wrk → raw libcurl (end)
+    raw libcurl (start) → the same work in C, the Lua floor and lira, in an order
+    shuffled per round → raw libcurl (mid) → curl CLI → Python requests → LuaSocket
+    → wrk → raw libcurl (end)
 
-and every ratio is taken against the mean of that round's two baseline runs,
-so drift in a noisy machine's speed over the run cancels out; the tables show
+and every ratio is taken against the mean of the two baseline runs around it
+(start and mid for the first three, mid and end for the peers; without peers
+mid is the end), so drift in a noisy machine's speed cancels out over a short
+bracket, and no client always runs right after a baseline; the tables show
 the median over rounds. Clients that time their own request loop print a
 `BENCH key=value ...` line (CPU of the loop only, peak RSS of the process);
 curl and wrk are whole processes, so their CPU and peak RSS come from
@@ -15,6 +18,7 @@ wait4()'s rusage of the child (their start-up is amortised over the run).
 """
 import argparse
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -32,6 +36,8 @@ GOALS = {  # issue 4, "Speed and memory"
 CPU_NEVER = 1.5
 RSS_GOAL_MB = 20
 QUEUE_RSS_GOAL_MB = 100
+
+CORE = ("raw_curl", "raw_same", "raw_lua", "lira")   # bracketed by start and mid
 
 LABELS = {
     "raw_curl": "raw libcurl (baseline)",
@@ -173,17 +179,20 @@ class Bench:
     def group(self, c):
         peers = [("curl_cli", self.curl_cli), ("python_requests", self.python),
                  ("luasocket", self.luasocket), ("wrk", self.wrk)]
+        peers = [fn for name, fn in peers if name not in self.a.skip]
         for rnd in range(1, self.a.rounds + 1):
             print(f"bench_http: c={c} round {rnd}/{self.a.rounds}", file=sys.stderr)
             if not self.raw(c, rnd, "start"):
                 sys.exit("bench_http: the raw libcurl baseline failed; nothing to compare with")
-            self.raw_same(c, rnd)
-            self.raw_lua(c, rnd)
-            self.lira(c, rnd)
-            for name, fn in peers:
-                if name not in self.a.skip:
+            core = [self.raw_same, self.raw_lua, self.lira]
+            random.Random(f"{c}/{rnd}").shuffle(core)   # the same order in every run
+            for fn in core:
+                fn(c, rnd)
+            self.raw(c, rnd, "mid" if peers else "end")
+            if peers:
+                for fn in peers:
                     fn(c, rnd)
-            self.raw(c, rnd, "end")
+                self.raw(c, rnd, "end")
 
     def queue(self):
         if self.a.lira_missing or self.a.queue <= 0:
@@ -217,14 +226,25 @@ def fmt(v, spec):
 def group_table(b, c):
     a = b.a
     rows = []
-    base = {}  # round -> (cpu µs/req, req/s), mean of start and end
+    # round -> (cpu µs/req, req/s): the mean of the baselines around the
+    # core clients (start, and mid or end) and around the peers (mid, end)
+    base, peer_base = {}, {}
     drift = []
     for rnd in range(1, a.rounds + 1):
-        raws = [s for s in b.samples if s["client"] == "raw_curl" and s["c"] == c and s["round"] == rnd]
-        if raws:
-            cpus = [per_req_us(s) for s in raws]
-            base[rnd] = (statistics.mean(cpus), statistics.mean(rps(s) for s in raws))
-            if len(cpus) == 2:
+        raws = {s["phase"]: s for s in b.samples
+                if s["client"] == "raw_curl" and s["c"] == c and s["round"] == rnd}
+
+        def mean_of(*phases):
+            got = [raws[p] for p in phases if p in raws]
+            return (statistics.mean(per_req_us(s) for s in got),
+                    statistics.mean(rps(s) for s in got)) if got else None
+        core = mean_of("start", "mid") if "mid" in raws else mean_of("start", "end")
+        if core:
+            base[rnd] = core
+            peer_base[rnd] = mean_of("mid", "end") if "mid" in raws else core
+            pair = [raws[p] for p in ("start", "mid" if "mid" in raws else "end") if p in raws]
+            if len(pair) == 2:
+                cpus = [per_req_us(s) for s in pair]
                 drift.append(abs(cpus[0] - cpus[1]) / statistics.mean(cpus))
     lines = [f"### c={c}", "",
              "| client | CPU µs/request | × raw libcurl CPU | requests/s | × raw throughput "
@@ -232,21 +252,22 @@ def group_table(b, c):
              "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for client in LABELS:
         ss = [s for s in b.samples if s["client"] == client and s["c"] == c and s["round"] in base]
+        bb = base if client in CORE else peer_base
         if not ss:
             if client == "lira" and a.lira_missing:
                 lines.append(f"| {LABELS[client]} | pending | | | | | {a.lira_missing} |")
             continue
         cpu = statistics.median(per_req_us(s) for s in ss)
         thr = statistics.median(rps(s) for s in ss)
-        cpu_x = statistics.median(per_req_us(s) / base[s["round"]][0] for s in ss)
-        thr_x = statistics.median(rps(s) / base[s["round"]][1] for s in ss)
+        cpu_x = statistics.median(per_req_us(s) / bb[s["round"]][0] for s in ss)
+        thr_x = statistics.median(rps(s) / bb[s["round"]][1] for s in ss)
         rss = max(s["rss_kb"] for s in ss) / 1024
         goal = ""
         if client == "lira":
             g = GOALS.get(c, {})
             parts = []
             if "cpu" in g:
-                worst = max(per_req_us(s) / base[s["round"]][0] for s in ss)
+                worst = max(per_req_us(s) / bb[s["round"]][0] for s in ss)
                 ok = cpu_x <= g["cpu"] and worst <= CPU_NEVER
                 parts.append(f"CPU ≤ {g['cpu']}× (never > {CPU_NEVER}×; worst round "
                              f"{worst:.2f}×): {'met' if ok else '**not met**'}")
@@ -277,7 +298,8 @@ def group_table(b, c):
         lines += ["", f"lira's CPU per request over the floor of a Lua client (raw_lua, same round): "
                       f"{x:.2f}× — tasks, the call pipeline, the response object and telemetry."]
     if drift:
-        lines += ["", f"Baseline drift within a round (|start − end| / mean, median of rounds): "
+        lines += ["", f"Baseline drift around the same work, the floor and lira (|before − after| "
+                      "/ mean, median of rounds): "
                       f"{statistics.median(drift):.1%}."]
     return lines
 
@@ -289,7 +311,9 @@ def report(b, queue):
            f"{os.uname().machine}; {a.versions}; load average at start / end {load})", "",
            f"nginx on 127.0.0.1 answering a 213-byte JSON body with keep-alive. n={a.n} GETs per run "
            f"for raw libcurl and lira, n={a.peer_n} for the slower peers; {a.rounds} rounds; "
-           "medians; ratios against the mean of the same round's raw libcurl runs (start and end). "
+           "medians; ratios against the mean of the same round's raw libcurl runs around them "
+           "(before and after the same work, the floor and lira, in a shuffled order; before and "
+           "after the peers). "
            f"Peak RSS is the largest over rounds. CPU placement: {a.placement}. lira sends "
            "X-Request-Id and traceparent and keeps metrics (observability as a plain host "
            "has it by default).", ""]
