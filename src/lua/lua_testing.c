@@ -17,6 +17,7 @@
 #include "lua_testing.h"
 #include "redact.h"
 #include "status.h"
+#include "telemetry.h"
 
 #define BOX_MT "lira.TestingBox"
 #define NS_PER_S 1e9
@@ -405,6 +406,7 @@ static int l_advance(lua_State *L)
     lua_pushlightuserdata(L, &c);
     int rc = lua_pcall(L, 1, 0, 0);
     lira_timer_stop(c.e, &c.sentinel);
+    lira_telemetry_flush(c.e);   /* a driver returning: the lines it made are written */
     if (rc != LUA_OK)
         return lua_error(L);
     return 0;

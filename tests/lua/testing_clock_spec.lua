@@ -35,6 +35,22 @@ describe("lira.testing clock", function()
     for _, task in ipairs(tasks) do assert.is_true((task:join())) end
   end)
 
+  it("writes the log lines of the calls it ran before it returns", function()
+    local path = os.tmpname()
+    assert(lira.log.configure { level = "info", file = path, flush_ms = 10000 })
+    local api = lira.client { name = "clocklog", base_url = "https://clocklog.test",
+                              retry = false }
+    t.mock(api, { ["GET /x"] = { status = 200, json = { ok = true } } })
+    lira.spawn(function() lira.sleep(1) assert(api:get("/x")) end)
+    clock:advance(2)
+    local f = assert(io.open(path))
+    local text = f:read("a")
+    f:close()
+    os.remove(path)
+    lira.log.configure { level = "warn" }
+    assert.matches('"msg":"call","client":"clocklog"', text, 1, true)
+  end)
+
   it("advance(0) runs what is due now and nothing later", function()
     local ran = {}
     lira.spawn(function() ran[#ran + 1] = "now" end)
