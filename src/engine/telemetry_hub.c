@@ -207,7 +207,8 @@ int lira_telemetry_get(lira_engine *e, lira_telemetry **out)
         if (t->env_bad) {
             lira_log_field f = {.key = "hint", .type = LIRA_LOGF_STR,
                                 .s = "LIRA_LOG_LEVEL: debug|info|warn|error|off; "
-                                     "LIRA_LOG_FORMAT: json|text", .len = SIZE_MAX};
+                                     "LIRA_LOG_FORMAT: json|text; "
+                                     "LIRA_LOG_FLUSH_MS: 0..10000", .len = SIZE_MAX};
             lira_log_write(t->log, LIRA_LOG_WARN, lira_engine_now(e), lira_engine_wall(e),
                            "ignoring an unrecognised LIRA_LOG_* value", &f, 1);
         }

@@ -119,6 +119,16 @@ describe("log lines of the loop's turns", function()
     assert.equal(1, #lines("call"))
   end)
 
+  it("LIRA_LOG_FLUSH_MS that is not 0..10000 keeps the default and says so", function()
+    local p = assert(io.popen("LIRA_LOG_FLUSH_MS=5ms LIRA_LOG_LEVEL=warn "
+                              .. "lua5.4 -e 'require(\"lira\").log.warn(\"hello\")' 2>&1"))
+    local out = p:read("a")
+    p:close()
+    assert.matches("ignoring an unrecognised LIRA_LOG_%* value", out)
+    assert.matches("LIRA_LOG_FLUSH_MS: 0..10000", out, 1, true)
+    assert.matches('"msg":"hello"', out, 1, true)
+  end)
+
   it("flush_ms is checked", function()
     for _, bad in ipairs { -1, 10001, "5", 0 / 0 } do
       local ok, err = pcall(lira.log.configure, { file = path, flush_ms = bad })
