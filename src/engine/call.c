@@ -334,9 +334,10 @@ static int64_t read_headers(lira_call *c, const lira_http_response *res, int64_t
 {
     if (res->failure != LIRA_FAIL_NONE)
         return -1;
-    int64_t wall_s = lira_engine_wall(c->e) / LIRA_NS_PER_SEC, ra = -1;
+    int64_t wall_s = -1, ra = -1;
     if (res->status == 429 || res->status == 503) {
         const char *v = lira_http_response_header(res, "Retry-After");
+        wall_s = lira_engine_wall(c->e) / LIRA_NS_PER_SEC;
         if (v && lira_retry_after_parse(v, strlen(v), wall_s, &ra) != LIRA_OK)
             ra = -1;
     }
@@ -349,6 +350,13 @@ static int64_t read_headers(lira_call *c, const lira_http_response *res, int64_t
     };
     const char *v[8];
     lira_http_response_headers(res, names, 8, v);
+    int any = 0;
+    for (int i = 0; i < 8; i++)
+        any |= v[i] != NULL;
+    if (!any && ra < 0)
+        return ra;   /* most APIs send neither: nothing for the limiter to learn */
+    if (wall_s < 0)
+        wall_s = lira_engine_wall(c->e) / LIRA_NS_PER_SEC;
     lira_ratelimit_headers h = {
         .x_limit = v[0], .x_remaining = v[1], .x_reset = v[2], .limit = v[3],
         .remaining = v[4], .reset = v[5], .ratelimit = v[6], .policy = v[7],
