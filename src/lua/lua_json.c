@@ -63,19 +63,9 @@ int lira_json_is_null(lua_State *L, int idx)
     return is;
 }
 
-/* Registry key of the lira.array metatable, beside its entry by name: a
- * decode reads it once per text, and a read by address skips the string
- * lookup. */
-static const char array_key = 0;
-
-void lira__json_push_array_mt(lua_State *L)
+static void push_array_mt(lua_State *L)
 {
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &array_key) == LUA_TTABLE)
-        return;
-    lua_pop(L, 1);
     luaL_newmetatable(L, LIRA_JSON_ARRAY_MT); /* sets __name; no-op if made */
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &array_key);
 }
 
 /* ---------------------------------------------------- the lexical check --- */
@@ -443,7 +433,7 @@ static int checked_decode(lua_State *L, const char *buf, size_t len, char *err, 
     }
 
     lira_json_push_null(L);
-    lira__json_push_array_mt(L);
+    push_array_mt(L);
     struct walk w = {L, x.b, x.b + len, lua_gettop(L) - 1, lua_gettop(L)};
     rc = push_item(&w, *box);
     cJSON_Delete(*box);
@@ -517,7 +507,7 @@ static int l_array(lua_State *L)
         luaL_checktype(L, 1, LUA_TTABLE);
         lua_settop(L, 1);
     }
-    lira__json_push_array_mt(L);
+    push_array_mt(L);
     if (lua_getmetatable(L, 1)) {
         if (!lua_rawequal(L, -1, -2))
             return luaL_argerror(L, 1, "table already has a metatable");

@@ -52,10 +52,6 @@ int lira_json_push_decode(lua_State *L, const char *buf, size_t len,
  * Raises only on a Lua memory error. */
 int lira__json_decode_fast(lua_State *L, const char *buf, size_t len);
 
-/* Push the lira.array metatable, made on first use (internal to
- * lua_json*.c). */
-void lira__json_push_array_mt(lua_State *L);
-
 /* As lira_json_push_decode, but raises the message as a Lua error: the
  * shape res:json() and json_decode() want. Always pushes one value. */
 void lira_json_decode_or_raise(lua_State *L, const char *buf, size_t len);

@@ -325,7 +325,7 @@ int lira__json_decode_fast(lua_State *L, const char *buf, size_t len)
     luaL_checkstack(L, 2 * BATCH + 8, "json decode");
     int top = lua_gettop(L);
     lira_json_push_null(L);
-    lira__json_push_array_mt(L);
+    luaL_newmetatable(L, LIRA_JSON_ARRAY_MT);
     dec d = {L, (const unsigned char *)buf, (const unsigned char *)buf + len, top + 1, top + 2};
     if (len >= 5 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
         d.p += 3;

@@ -298,7 +298,7 @@ const char *lira_json_encode(lua_State *L, int idx, size_t *len)
     e.buf_idx = lua_gettop(L);
     lira_json_push_null(L);
     e.null_idx = lua_gettop(L);
-    lira__json_push_array_mt(L);
+    luaL_newmetatable(L, LIRA_JSON_ARRAY_MT);
     e.mt_idx = lua_gettop(L);
     put_value(&e, idx);
     lua_pushlstring(L, e.p, e.len);
