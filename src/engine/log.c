@@ -292,6 +292,11 @@ int lira_log_enabled(const lira_log *l, lira_log_level lv)
     return l && lv >= l->level && lv < LIRA_LOG_OFF && l->level != LIRA_LOG_OFF;
 }
 
+int lira_log_is_json(const lira_log *l)
+{
+    return l && l->format == LIRA_LOG_JSON;
+}
+
 void lira_log_get_stats(const lira_log *l, lira_log_stats *out)
 {
     if (!out)

@@ -128,7 +128,13 @@ enum {
     LIRA_LOGF_NUM,       /* v.d; NaN and infinities are written as null */
     LIRA_LOGF_BOOL,      /* v.i != 0 */
     LIRA_LOGF_URL,       /* v.s, written through lira_redact_url */
-    LIRA_LOGF_JSON       /* v.s is already valid JSON (an encoded table) */
+    LIRA_LOGF_JSON,      /* v.s is already valid JSON (an encoded table) */
+    LIRA_LOGF_MICROS,    /* v.i microseconds, written as milliseconds (2130 -> 2.13) */
+    /* v.s (v.len bytes) is a run of ,"key":value pairs already written by
+     * lira_log_render_pairs: copied as is (the key, non-NULL as for every
+     * field, is not written). JSON lines only (a text line leaves it out):
+     * check lira_log_is_json first. */
+    LIRA_LOGF_PAIRS
 };
 
 enum {
@@ -164,6 +170,16 @@ typedef struct lira_log_field {
  * the batch goes out). Never allocates. */
 int lira_log_write(lira_log *l, lira_log_level lv, int64_t now_ns, int64_t wall_ns,
                    const char *msg, const lira_log_field *fields, size_t n);
+
+/* Whether lines are JSON (not the text format); 0 for NULL. */
+int lira_log_is_json(const lira_log *l);
+
+/* Write fields as the run of ,"key":value pairs a JSON line would carry
+ * (what a LIRA_LOGF_PAIRS field then copies, for fields that repeat line
+ * after line) into out[0..cap). Returns the length; 0 when l is NULL or not
+ * JSON, or when they do not fit whole. */
+size_t lira_log_render_pairs(lira_log *l, const lira_log_field *f, size_t n, char *out,
+                             size_t cap);
 
 typedef struct lira_log_stats {
     uint64_t lines;         /* written */

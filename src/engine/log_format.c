@@ -262,6 +262,28 @@ static size_t format_int(int64_t v, char *out)
     return k;
 }
 
+/* us microseconds as milliseconds with at most 3 decimals (2130 -> 2.13,
+ * 2000 -> 2, -500 -> -0.5): integer digits only. out needs 26 bytes. */
+static size_t format_micros(int64_t us, char *out)
+{
+    uint64_t u = us < 0 ? (uint64_t)0 - (uint64_t)us : (uint64_t)us;
+    size_t k = 0;
+    if (us < 0)
+        out[k++] = '-';
+    k += format_int((int64_t)(u / 1000), out + k);
+    unsigned frac = (unsigned)(u % 1000);
+    if (frac) {
+        out[k++] = '.';
+        out[k++] = (char)('0' + frac / 100);
+        if (frac % 100) {
+            out[k++] = (char)('0' + frac / 10 % 10);
+            if (frac % 10)
+                out[k++] = (char)('0' + frac % 10);
+        }
+    }
+    return k;
+}
+
 /* The common number in a line is a duration with at most 3 decimals
  * (latency_ms): print it without printf's float machinery. 0 when d is not
  * such a number (the caller then uses %.15g). */
@@ -274,20 +296,7 @@ static size_t format_millis(double d, char *out)
     double off = scaled - (double)th;
     if (off > 1e-6 || off < -1e-6)   /* more than 3 decimals: not ours */
         return 0;
-    size_t k = format_int(th / 1000, out);
-    if (th < 0 && th / 1000 == 0)
-        memmove(out + 1, out, k++), out[0] = '-';
-    int frac = (int)((th < 0 ? -th : th) % 1000);
-    if (frac) {
-        out[k++] = '.';
-        out[k++] = (char)('0' + frac / 100);
-        if (frac % 100) {
-            out[k++] = (char)('0' + frac / 10 % 10);
-            if (frac % 10)
-                out[k++] = (char)('0' + frac % 10);
-        }
-    }
-    return k;
+    return format_micros(th, out);
 }
 
 static int key_is_url(const char *k)
@@ -324,6 +333,8 @@ static int put_value(lira_log *l, lbuf *b, const lira_log_field *f, int text)
         return f->i ? put(b, "true", 4) : put(b, "false", 5);
     case LIRA_LOGF_INT:
         return put(b, tmp, format_int(f->i, tmp));
+    case LIRA_LOGF_MICROS:
+        return put(b, tmp, format_micros(f->i, tmp));
     default: {
         if (!isfinite(f->d))
             return put(b, "null", 4);
@@ -371,6 +382,8 @@ static int put_field(lira_log *l, lbuf *b, const lira_log_field *f)
 {
     size_t mark = b->len;
     int text = l->format == LIRA_LOG_TEXT, rc;
+    if (f->type == LIRA_LOGF_PAIRS)
+        return text ? 0 : put(b, f->s, f->len);
     if (!text && (f->flags & LIRA_LOGF_KEYOK)) {
         rc = put_plain_key(b, f->key);
     } else {
@@ -415,9 +428,15 @@ static size_t field_bound(const lira_log_field *f, size_t *klen, size_t *vlen)
             return SIZE_MAX;
         v = (f->flags & LIRA_LOGF_PLAIN ? *vlen : 6 * *vlen) + 2;
         break;
+    case LIRA_LOGF_PAIRS:
+        if (!f->s)
+            return 0;
+        *vlen = f->len;
+        return f->len > LINE_MAX_FAST ? SIZE_MAX : f->len;
     case LIRA_LOGF_INT:
     case LIRA_LOGF_BOOL:
-        v = 24;
+    case LIRA_LOGF_MICROS:
+        v = 28;
         break;
     case LIRA_LOGF_NUM:
         v = 40;   /* %.15g: at most 23 */
@@ -445,6 +464,8 @@ static size_t value_into(char *p, const lira_log_field *f, size_t vlen)
         return o;
     case LIRA_LOGF_INT:
         return format_int(f->i, p);
+    case LIRA_LOGF_MICROS:
+        return format_micros(f->i, p);
     case LIRA_LOGF_BOOL:
         return f->i ? (memcpy(p, "true", 4), 4) : (memcpy(p, "false", 5), 5);
     default:
@@ -485,6 +506,10 @@ static size_t fast_json(lira_log *l, lira_log_level lv, int64_t wall_ns, const c
             continue;
         if (bound == SIZE_MAX || bound > cap - o)
             return 0;
+        if (f[i].type == LIRA_LOGF_PAIRS) {
+            memcpy(p + o, f[i].s, vlen), o += vlen;
+            continue;
+        }
         p[o++] = ',', p[o++] = '"';
         if (f[i].flags & LIRA_LOGF_KEYOK)
             memcpy(p + o, f[i].key, klen), o += klen;
@@ -495,6 +520,25 @@ static size_t fast_json(lira_log *l, lira_log_level lv, int64_t wall_ns, const c
     }
     p[o++] = '}', p[o++] = '\n';
     return o;
+}
+
+/* An optional field left out: no key, or no value where one is a string. */
+static int skipped(const lira_log_field *f)
+{
+    return !f->key || (!f->s && (f->type == LIRA_LOGF_STR || f->type == LIRA_LOGF_URL ||
+                                 f->type == LIRA_LOGF_JSON || f->type == LIRA_LOGF_PAIRS));
+}
+
+size_t lira_log_render_pairs(lira_log *l, const lira_log_field *f, size_t n, char *out,
+                             size_t cap)
+{
+    if (!l || l->format != LIRA_LOG_JSON || !out || (n && !f))
+        return 0;
+    lbuf b = {out, 0, cap, 0};
+    for (size_t i = 0; i < n; i++)
+        if (!skipped(&f[i]) && put_field(l, &b, &f[i]) < 0)
+            return 0;
+    return b.len;
 }
 
 size_t lira__log_format(lira_log *l, lira_log_level lv, int64_t wall_ns, const char *msg,
@@ -526,8 +570,7 @@ size_t lira__log_format(lira_log *l, lira_log_level lv, int64_t wall_ns, const c
         }
     }
     for (size_t i = 0; i < n; i++) {
-        if (!f[i].key || (!f[i].s && (f[i].type == LIRA_LOGF_STR || f[i].type == LIRA_LOGF_URL ||
-                                      f[i].type == LIRA_LOGF_JSON)))
+        if (skipped(&f[i]))
             continue;
         if (put_field(l, &b, &f[i]) < 0)
             truncated = 1;

@@ -169,6 +169,96 @@ static void test_fast_and_checked_agree(void)
                      "\"pad\":\"" PAD70 "\"}\n");
 }
 
+/* Microseconds as milliseconds, exactly, through both paths. */
+static void test_micros(void)
+{
+    const int64_t us[] = {0, 1, 2130, 2000, 12345, -500, -1250, 999999, INT64_MAX, INT64_MIN};
+    lira_log_field f[11];
+    const char *k[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
+    for (int i = 0; i < 10; i++)
+        f[i] = (lira_log_field){.key = k[i], .type = LIRA_LOGF_MICROS, .i = us[i]};
+    /* 6 bytes per byte at worst: with max_line 512, the checked path */
+    f[10] = s_("pad", PAD70);
+    for (int round = 0; round < 2; round++) {
+        lira_log_options o;
+        lira_log_options_default(&o);
+        o.max_line = round == 0 ? 8192 : 512;
+        lira_log *l = open_tmp(&o);
+        CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "n", f, 11), LIRA_OK);
+        CHECK(strstr(slurp(), "\"a\":0,\"b\":0.001,\"c\":2.13,\"d\":2,\"e\":12.345,"
+                              "\"f\":-0.5,\"g\":-1.25,\"h\":999.999,"
+                              "\"i\":9223372036854775.807,\"j\":-9223372036854775.808,"
+                              "\"pad\":\"" PAD70 "\"}\n"));
+        done(l);
+    }
+}
+
+/* Fields rendered once as pairs and passed as one PAIRS field make the same
+ * line as the fields themselves, through both paths; the rendering redacts
+ * as a line does; what does not fit (or a text log) renders nothing; a text
+ * line leaves PAIRS out. */
+static void test_pairs(void)
+{
+    lira_log_options o;
+    lira_log_options_default(&o);
+    lira_log *l = open_tmp(&o);
+    lira_log_field head[] = {
+        s_("client", "sh\"op"),
+        {.key = "method", .type = LIRA_LOGF_STR, .flags = LIRA_LOGF_KEYOK | LIRA_LOGF_PLAIN,
+         .s = "GET", .len = 3},
+        {.key = "url", .type = LIRA_LOGF_URL, .s = "https://u:p@h/x?token=t0k&a=1",
+         .len = SIZE_MAX},
+        {.key = "authorization", .type = LIRA_LOGF_STR, .flags = LIRA_LOGF_CHECK, .s = "Bearer t0k",
+         .len = SIZE_MAX},
+        {.key = "absent", .type = LIRA_LOGF_STR, .s = NULL},
+        s_("endpoint", "/x"),
+    };
+    char pairs[512];
+    size_t n = lira_log_render_pairs(l, head, 6, pairs, sizeof pairs);
+    CHECK(n > 0);
+    pairs[n] = '\0';
+    CHECK_STR(pairs, ",\"client\":\"sh\\\"op\",\"method\":\"GET\","
+                     "\"url\":\"https://REDACTED@h/x?token=REDACTED&a=1\","
+                     "\"authorization\":\"REDACTED\",\"endpoint\":\"/x\"");
+    CHECK_EQ(lira_log_render_pairs(l, head, 6, pairs, n - 1), 0);   /* one byte short */
+    CHECK_EQ(lira_log_render_pairs(l, head, 6, pairs, n), n);
+    CHECK_EQ(lira_log_render_pairs(NULL, head, 6, pairs, sizeof pairs), 0);
+    done(l);
+
+    lira_log_field tail = {.key = "status", .type = LIRA_LOGF_INT, .flags = LIRA_LOGF_KEYOK,
+                           .i = 200};
+    lira_log_field whole[8], packed[3] = {
+        {.key = "", .type = LIRA_LOGF_PAIRS, .s = pairs, .len = n}, tail, s_("pad", PAD70)};
+    memcpy(whole, head, sizeof head);
+    whole[6] = tail;
+    whole[7] = packed[2];
+    for (int round = 0; round < 2; round++) {
+        lira_log_options_default(&o);
+        o.max_line = round == 0 ? 8192 : 512;   /* 512: the checked path (the pad) */
+        l = open_tmp(&o);
+        CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "call", whole, 8), LIRA_OK);
+        char want[1024];
+        const char *got = slurp();
+        CHECK(strlen(got) < sizeof want);
+        memcpy(want, got, strlen(got) < sizeof want ? strlen(got) + 1 : 1);
+        done(l);
+        l = open_tmp(&o);
+        CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "call", packed, 3), LIRA_OK);
+        CHECK_STR(slurp(), want);
+        CHECK(strstr(want, "\"endpoint\":\"/x\",\"status\":200,\"pad\"") != NULL);
+        done(l);
+    }
+
+    lira_log_options_default(&o);
+    o.format = LIRA_LOG_TEXT;
+    l = open_tmp(&o);
+    CHECK(!lira_log_is_json(l));
+    CHECK_EQ(lira_log_render_pairs(l, head, 6, pairs, sizeof pairs), 0);
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "call", packed, 2), LIRA_OK);
+    CHECK_STR(slurp(), "2023-11-14T22:13:20.123Z INFO  call status=200\n");
+    done(l);
+}
+
 static void test_redaction(void)
 {
     lira_log_options o;
@@ -555,6 +645,8 @@ int main(void)
     RUN(test_numbers);
     RUN(test_escaping);
     RUN(test_fast_and_checked_agree);
+    RUN(test_micros);
+    RUN(test_pairs);
     RUN(test_redaction);
     RUN(test_levels);
     RUN(test_rate_limit);
