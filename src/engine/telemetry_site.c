@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "short_bytes.h"
 #include "status.h"
 
 #define CLIENT_SLOTS 128         /* open addressing, powers of two, half full at most */
@@ -34,26 +35,16 @@ void lira__tel_sites_free(tel_sites *c)
     free(c);
 }
 
-/* FNV-1a over s and its NUL; *len = strlen(s). */
-static uint64_t hash_str(uint64_t h, const char *s, size_t *len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    for (; *p; p++)
-        h = (h ^ *p) * 0x100000001b3ULL;
-    *len = (size_t)(p - (const unsigned char *)s);
-    return (h ^ 0xff) * 0x100000001b3ULL;
-}
-
 tel_client *lira__tel_sites_client(tel_sites *c, const char *client)
 {
     if (!c || !client)
         return NULL;
-    size_t len;
-    uint64_t h = hash_str(0xcbf29ce484222325ULL, client, &len);
+    size_t len = strlen(client);
+    uint64_t h = lira_short_hash(0, client, len);
     size_t j = (size_t)h & (CLIENT_SLOTS - 1);
     for (; c->clients[j]; j = (j + 1) & (CLIENT_SLOTS - 1)) {
         tel_client *e = c->clients[j];
-        if (e->hash == h && memcmp(e->name, client, len + 1) == 0)
+        if (e->hash == h && lira_short_equal(e->name, client, len + 1))
             return e;
     }
     if (c->nclients >= CLIENT_MAX)
@@ -72,14 +63,13 @@ tel_site *lira__tel_sites_site(tel_sites *c, const char *client, const char *end
 {
     if (!c || !client || !endpoint)
         return NULL;
-    size_t cl, el;
-    uint64_t h = hash_str(0xcbf29ce484222325ULL, client, &cl);
-    h = hash_str(h, endpoint, &el);
+    size_t cl = strlen(client), el = strlen(endpoint);
+    uint64_t h = lira_short_hash(lira_short_hash(0, client, cl), endpoint, el);
     size_t j = (size_t)h & (SITE_SLOTS - 1);
     for (; c->sites[j]; j = (j + 1) & (SITE_SLOTS - 1)) {
         tel_site *e = c->sites[j];
-        if (e->hash == h && e->client_len == cl && memcmp(e->key, client, cl) == 0 &&
-            memcmp(e->key + cl + 1, endpoint, el + 1) == 0)
+        if (e->hash == h && e->client_len == cl && lira_short_equal(e->key, client, cl) &&
+            lira_short_equal(e->key + cl + 1, endpoint, el + 1))
             return e;
     }
     if (c->nsites >= SITE_MAX)
