@@ -46,6 +46,7 @@ struct lira_call {
                                         spare slots past the NULL for the
                                         trace context lines below */
     char *endpoint, *request_id;     /* copies, or NULL */
+    size_t method_len, url_len, endpoint_len;
     /* Every copy above (and body) lives in this one buffer, which stays
      * with the record while it waits in its upstream's pool. */
     char *arena;

@@ -88,6 +88,7 @@ int lira__call_copy_spec(lira_call *c, const lira_call_spec *s)
     }
     c->headers[n] = c->headers[n + 1] = c->headers[n + 2] = NULL;
     c->endpoint = s->endpoint ? put(&p, ep, el) : NULL;
+    c->method_len = ml, c->url_len = ul, c->endpoint_len = el;
     c->request_id = s->request_id ? put(&p, s->request_id, rl) : NULL;
     c->spec.endpoint = c->endpoint;
     c->spec.request_id = c->request_id;

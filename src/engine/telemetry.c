@@ -28,6 +28,12 @@ static void gauge(lira_telemetry *t, int which, const char *client, double v)
         lira_series_set(s, v);
 }
 
+/* The length of s, known (> 0) or counted; 0 for NULL. */
+static size_t len_of(const char *s, size_t known)
+{
+    return !s ? 0 : known ? known : strlen(s);
+}
+
 static const char *or_unknown(const char *s)
 {
     return s && *s ? s : "unknown";
@@ -62,8 +68,8 @@ static lira_log_field fint_(const char *k, uint16_t kl, int64_t v, unsigned flag
 
 static lira_log_field fms_(const char *k, uint16_t kl, int64_t ns)
 {
-    return (lira_log_field){.key = k, .type = LIRA_LOGF_NUM, .flags = LIRA_LOGF_KEYOK,
-                            .klen = kl, .d = (double)(ns / 1000) / 1000.0};
+    return (lira_log_field){.key = k, .type = LIRA_LOGF_MICROS, .flags = LIRA_LOGF_KEYOK,
+                            .klen = kl, .i = ns / 1000};
 }
 
 /* A hex id of a known length ("" = none): no strlen. */
@@ -74,38 +80,71 @@ static lira_log_field fid_(const char *k, uint16_t kl, const char *v, size_t len
     return f;
 }
 
+/* Adds x unless it is an optional field left out (no key): a line about a
+ * call that went well has no error, retry_reason or stop to carry. */
+static void add(lira_log_field *f, size_t *n, lira_log_field x)
+{
+    if (x.key)
+        f[(*n)++] = x;
+}
+
 #define fstr(k, v, flags) fstr_((k), sizeof(k) - 1, (v), (flags))
 #define fint(k, v, flags) fint_((k), sizeof(k) - 1, (v), (flags))
 #define fint_if(c, k, v, flags) fint_((c) ? (k) : NULL, sizeof(k) - 1, (v), (flags))
 #define fms(k, ns) fms_((k), sizeof(k) - 1, (ns))
 #define fid(k, v, len) fid_((k), sizeof(k) - 1, (v), (len))
 
-/* The fields every line about a call starts with. The URL is redacted
- * through the memo when it can be (the call's spans share the result). */
-static size_t call_fields(lira_telemetry *t, const lira_tel_call *tc, lira_log_field *f)
+#define HEAD_MAX 1024   /* the longest head kept (a redacted URL is at most 511) */
+
+/* The fields every line about a call starts with: client, method, the URL
+ * (redacted through the memo when it can be: the call's spans share the
+ * result) and endpoint. On a JSON line that no rate limit keys on (below
+ * warn), they go as one PAIRS field: rendered once and kept on the URL's
+ * memo entry, then copied by every line about a call to that URL with the
+ * same client, method and endpoint. */
+static size_t call_fields(lira_telemetry *t, const lira_tel_call *tc, lira_log_level lv,
+                          lira_log_field *f)
 {
-    size_t n = 0;
-    f[n++] = fstr("client", or_unknown(tc->client), LIRA_LOGF_DEDUPE);
-    f[n++] = fstr("method", tc->method, LIRA_LOGF_DEDUPE);
-    const lira_url_info *in = tc->url ? lira__url_memo_info(t->urls, tc->url, strlen(tc->url))
-                                      : NULL;
-    unsigned char plain = in && in->red_plain ? LIRA_LOGF_PLAIN : 0;
-    f[n++] = in ? (lira_log_field){.key = "url", .type = LIRA_LOGF_STR,
-                                   .flags = LIRA_LOGF_KEYOK | plain, .klen = 3, .s = in->red,
-                                   .len = in->red_len}
-                : (lira_log_field){.key = tc->url ? "url" : NULL, .type = LIRA_LOGF_URL,
-                                   .flags = LIRA_LOGF_KEYOK, .s = tc->url, .len = SIZE_MAX};
-    f[n++] = fstr("endpoint", tc->endpoint, LIRA_LOGF_DEDUPE);
-    return n;
+    const char *client = or_unknown(tc->client);
+    size_t ulen = len_of(tc->url, tc->url_len);
+    const lira_url_info *in = tc->url ? lira__url_memo_info(t->urls, tc->url, ulen) : NULL;
+    int headed = in && lv < LIRA_LOG_WARN && lira_log_is_json(t->log);
+    lira_url_head_key k = {0};
+    size_t hl = 0;
+    const char *h = NULL;
+    if (headed) {
+        k = (lira_url_head_key){client, tc->method, tc->endpoint, strlen(client),
+                                len_of(tc->method, tc->method_len),
+                                len_of(tc->endpoint, tc->endpoint_len)};
+        h = lira__url_memo_head(t->urls, in, &k, &hl);
+    }
+    if (!h) {
+        size_t n = 0;
+        unsigned char plain = in && in->red_plain ? LIRA_LOGF_PLAIN : 0;
+        f[n++] = fstr("client", client, LIRA_LOGF_DEDUPE);
+        f[n++] = fstr("method", tc->method, LIRA_LOGF_DEDUPE);
+        f[n++] = in ? (lira_log_field){.key = "url", .type = LIRA_LOGF_STR,
+                                       .flags = LIRA_LOGF_KEYOK | plain, .klen = 3,
+                                       .s = in->red, .len = in->red_len}
+                    : (lira_log_field){.key = tc->url ? "url" : NULL, .type = LIRA_LOGF_URL,
+                                       .flags = LIRA_LOGF_KEYOK, .s = tc->url, .len = SIZE_MAX};
+        f[n++] = fstr("endpoint", tc->endpoint, LIRA_LOGF_DEDUPE);
+        char buf[HEAD_MAX];
+        if (!headed || !(hl = lira_log_render_pairs(t->log, f, n, buf, sizeof buf)) ||
+            !(h = lira__url_memo_set_head(t->urls, in, &k, buf, hl)))
+            return n;
+    }
+    f[0] = (lira_log_field){.key = "", .type = LIRA_LOGF_PAIRS, .s = h, .len = hl};
+    return 1;
 }
 
 static size_t id_fields(const lira_tel_call *tc, lira_log_field *f)
 {
     size_t n = 0;
-    f[n++] = fstr("request_id", tc->request_id, 0);
-    f[n++] = fstr("correlation_id", tc->correlation_id, 0);
-    f[n++] = fid("trace_id", tc->trace_id, LIRA_TRACE_ID_HEX_SIZE - 1);
-    f[n++] = fid("span_id", tc->span_id, LIRA_SPAN_ID_HEX_SIZE - 1);
+    add(f, &n, fstr("request_id", tc->request_id, 0));
+    add(f, &n, fstr("correlation_id", tc->correlation_id, 0));
+    add(f, &n, fid("trace_id", tc->trace_id, LIRA_TRACE_ID_HEX_SIZE - 1));
+    add(f, &n, fid("span_id", tc->span_id, LIRA_SPAN_ID_HEX_SIZE - 1));
     return n;
 }
 
@@ -122,7 +161,8 @@ void lira_telemetry_call_start(lira_telemetry *t, lira_tel_call *tc, int64_t now
     memcpy(tc->correlation_id, t->correlation_id, strlen(t->correlation_id) + 1);
     tc->server_address[0] = '\0';   /* a metric label only */
     if (!t->metrics_off && tc->url) {
-        const lira_url_info *in = lira__url_memo_info(t->urls, tc->url, strlen(tc->url));
+        const lira_url_info *in =
+            lira__url_memo_info(t->urls, tc->url, len_of(tc->url, tc->url_len));
         if (in)
             memcpy(tc->server_address, in->host, strlen(in->host) + 1);
         else
@@ -210,16 +250,17 @@ void lira_telemetry_attempt_end(lira_telemetry *t, lira_tel_call *tc,
     if (!lira_log_enabled(t->log, LIRA_LOG_DEBUG))
         return;
     lira_log_field f[16];
-    size_t n = call_fields(t, tc, f);
+    size_t n = call_fields(t, tc, LIRA_LOG_DEBUG, f);
     const lira_http_response *res = a->res;
     f[n++] = fint("attempt", a->attempt, 0);
     f[n++] = fint_if(res && res->status, "status", res ? res->status : 0, 0);
     f[n++] = fms("latency_ms", a->duration_ns);
     n += id_fields(tc, f + n);
-    f[n++] = fstr("error", res && res->failure != LIRA_FAIL_NONE ?
-                  lira_failure_name(res->failure) : NULL, LIRA_LOGF_PLAIN);
-    f[n++] = fstr("retry_reason", a->retry_reason != LIRA_RR_NONE ?
-                  lira_retry_reason_name(a->retry_reason) : NULL, LIRA_LOGF_PLAIN);
+    if (res && res->failure != LIRA_FAIL_NONE)
+        add(f, &n, fstr("error", lira_failure_name(res->failure), LIRA_LOGF_PLAIN));
+    if (a->retry_reason != LIRA_RR_NONE)
+        add(f, &n, fstr("retry_reason", lira_retry_reason_name(a->retry_reason),
+                        LIRA_LOGF_PLAIN));
     if (a->next_delay_ns >= 0)
         f[n++] = fms("next_delay_ms", a->next_delay_ns);
     lira_log_write(t->log, LIRA_LOG_DEBUG, now, wall, "attempt", f, n);
@@ -266,17 +307,19 @@ void lira_telemetry_call_end(lira_telemetry *t, lira_tel_call *tc, const lira_ca
     if (!lira_log_enabled(t->log, lv))
         return;
     lira_log_field f[16];
-    size_t n = call_fields(t, tc, f);
+    size_t n = call_fields(t, tc, lv, f);
     f[n++] = fint_if(status, "status", status, LIRA_LOGF_DEDUPE);
     f[n++] = fint("attempts", r->attempts, 0);
     f[n++] = fms("latency_ms", now - tc->start_ns);
     n += id_fields(tc, f + n);
-    const char *kind = r->kind != LIRA_KIND_NONE ? lira_error_kind_name(r->kind) : NULL;
-    f[n++] = fstr("error", kind, LIRA_LOGF_DEDUPE | LIRA_LOGF_PLAIN);
-    f[n++] = fstr("retry_reason", r->last_retry_reason != LIRA_RR_NONE ?
-                  lira_retry_reason_name(r->last_retry_reason) : NULL, LIRA_LOGF_PLAIN);
-    f[n++] = fstr("stop", failed && r->stop != LIRA_STOP_NONE ?
-                  lira_stop_reason_name(r->stop) : NULL, LIRA_LOGF_PLAIN);
+    if (r->kind != LIRA_KIND_NONE)
+        add(f, &n, fstr("error", lira_error_kind_name(r->kind),
+                        LIRA_LOGF_DEDUPE | LIRA_LOGF_PLAIN));
+    if (r->last_retry_reason != LIRA_RR_NONE)
+        add(f, &n, fstr("retry_reason", lira_retry_reason_name(r->last_retry_reason),
+                        LIRA_LOGF_PLAIN));
+    if (failed && r->stop != LIRA_STOP_NONE)
+        add(f, &n, fstr("stop", lira_stop_reason_name(r->stop), LIRA_LOGF_PLAIN));
     lira_log_write(t->log, lv, now, wall, failed ? "call failed" : "call", f, n);
 }
 

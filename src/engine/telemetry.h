@@ -61,6 +61,9 @@ typedef struct lira_telemetry lira_telemetry;
  * the hub and its sinks. */
 typedef struct lira_tel_call {
     const char *client, *method, *url, *endpoint, *request_id;
+    /* Optional: the lengths of method, url and endpoint when the pipeline
+     * knows them (0: the hub counts) */
+    size_t method_len, url_len, endpoint_len;
     /* --- the hub's */
     int64_t start_ns;
     int started;

@@ -7,6 +7,7 @@
 
 #include "json_plain.h"
 #include "redact.h"
+#include "short_bytes.h"
 #include "status.h"
 
 #define MEMO_SLOTS 16     /* calls in flight to distinct URLs that still hit */
@@ -14,8 +15,16 @@
 #define MEMO_RED 512      /* longest redacted form kept, NUL included */
 #define MEMO_HOST 256     /* LIRA_TEL_HOST_MAX */
 
+/* A log-line head and what it was made from: client, method and endpoint
+ * (their bytes, back to back) then the head's bytes. */
+typedef struct memo_head {
+    size_t cl, ml, el, len;
+    char data[];
+} memo_head;
+
 typedef struct memo_entry {
     size_t klen;          /* 0 = empty */
+    memo_head *head;      /* NULL = none; belongs to this URL */
     lira_url_info info;   /* pointing into red and host */
     char key[MEMO_KEY + 1];   /* NUL-terminated */
     char red[MEMO_RED];
@@ -33,6 +42,10 @@ lira_url_memo *lira__url_memo_new(void)
 
 void lira__url_memo_free(lira_url_memo *m)
 {
+    if (!m)
+        return;
+    for (size_t i = 0; i < MEMO_SLOTS; i++)
+        free(m->e[i].head);
     free(m);
 }
 
@@ -63,6 +76,8 @@ const lira_url_info *lira__url_memo_info(lira_url_memo *m, const char *url, size
         return &e->info;
     size_t full = 0;
     e->klen = 0;
+    free(e->head);
+    e->head = NULL;
     if (lira_redact_url(url, len, e->red, sizeof e->red, &full) != LIRA_OK)
         return NULL;
     memcpy(e->key, url, len);
@@ -72,6 +87,55 @@ const lira_url_info *lira__url_memo_info(lira_url_memo *m, const char *url, size
     e->info = (lira_url_info){.red = e->red, .red_len = full,
                               .red_plain = all_plain(e->red, full), .host = e->host};
     return &e->info;
+}
+
+/* The entry whose info `in` is (NULL when it is none of m's). */
+static memo_entry *entry_of(lira_url_memo *m, const lira_url_info *in)
+{
+    uintptr_t p = (uintptr_t)in, first = (uintptr_t)&m->e[0].info;
+    if (p < first || (p - first) % sizeof(memo_entry) != 0 ||
+        (p - first) / sizeof(memo_entry) >= MEMO_SLOTS)
+        return NULL;
+    return &m->e[(p - first) / sizeof(memo_entry)];
+}
+
+const char *lira__url_memo_head(lira_url_memo *m, const lira_url_info *in,
+                                const lira_url_head_key *k, size_t *len)
+{
+    const memo_entry *e = m && in && k ? entry_of(m, in) : NULL;
+    const memo_head *h = e ? e->head : NULL;
+    if (!h || h->cl != k->client_len || h->ml != k->method_len || h->el != k->endpoint_len)
+        return NULL;
+    const char *p = h->data;
+    if (!lira_short_equal(p, k->client, h->cl) || !lira_short_equal(p + h->cl, k->method, h->ml) ||
+        !lira_short_equal(p + h->cl + h->ml, k->endpoint, h->el))
+        return NULL;
+    *len = h->len;
+    return p + h->cl + h->ml + h->el;
+}
+
+const char *lira__url_memo_set_head(lira_url_memo *m, const lira_url_info *in,
+                                    const lira_url_head_key *k, const char *head, size_t len)
+{
+    memo_entry *e = m && in && k && head ? entry_of(m, in) : NULL;
+    if (!e)
+        return NULL;
+    size_t keys = k->client_len + k->method_len + k->endpoint_len;
+    memo_head *h = malloc(sizeof *h + keys + len);
+    if (!h)
+        return NULL;
+    h->cl = k->client_len, h->ml = k->method_len, h->el = k->endpoint_len, h->len = len;
+    char *p = h->data;
+    if (h->cl)
+        memcpy(p, k->client, h->cl);
+    if (h->ml)
+        memcpy(p + h->cl, k->method, h->ml);
+    if (h->el)
+        memcpy(p + h->cl + h->ml, k->endpoint, h->el);
+    memcpy(p + keys, head, len);
+    free(e->head);
+    e->head = h;
+    return p + keys;
 }
 
 const char *lira__url_memo_get(lira_url_memo *m, const char *url, size_t len, size_t *red_len)

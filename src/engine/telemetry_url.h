@@ -35,6 +35,25 @@ typedef struct lira_url_info {
  * out yourself. */
 const lira_url_info *lira__url_memo_info(lira_url_memo *m, const char *url, size_t len);
 
+/* The head of a call's log line: the pairs its first fields (client,
+ * method, the redacted URL, endpoint) render to (lira_log_render_pairs),
+ * kept on the URL's entry with the client, method and endpoint they were
+ * made from. A line about the next call to that URL from the same client,
+ * method and endpoint copies them instead of writing four fields again.
+ * `in` comes from lira__url_memo_info on m, just before; each string comes
+ * with its length (a NULL one with 0, and read as ""). Get: the head (*len
+ * its length), or NULL when none was kept for these three. Set: keeps a copy
+ * of head[0..len), replacing the entry's; NULL when it cannot (no memory). */
+typedef struct lira_url_head_key {
+    const char *client, *method, *endpoint;
+    size_t client_len, method_len, endpoint_len;
+} lira_url_head_key;
+
+const char *lira__url_memo_head(lira_url_memo *m, const lira_url_info *in,
+                                const lira_url_head_key *k, size_t *len);
+const char *lira__url_memo_set_head(lira_url_memo *m, const lira_url_info *in,
+                                    const lira_url_head_key *k, const char *head, size_t len);
+
 /* The redacted form alone (lira__url_memo_info's red and red_len). */
 const char *lira__url_memo_get(lira_url_memo *m, const char *url, size_t len, size_t *red_len);
 

@@ -361,6 +361,113 @@ static void test_url_memo(void)
     lira__url_memo_free(m);
 }
 
+/* The head kept on a URL's entry is given back for the same client, method
+ * and endpoint only (each compared whole, by length and bytes), and goes
+ * when another URL takes the entry. */
+static void test_url_memo_head(void)
+{
+    lira_url_memo *m = lira__url_memo_new();
+    const char *url = "https://api.shop.example/orders/42";
+    const lira_url_info *in = lira__url_memo_info(m, url, strlen(url));
+    CHECK(in != NULL);
+    lira_url_head_key k = {"shop", "GET", "/orders/{id}", 4, 3, 12};
+    size_t len = 0;
+    CHECK(lira__url_memo_head(m, in, &k, &len) == NULL);
+    const char *h = lira__url_memo_set_head(m, in, &k, ",\"x\":1", 6);
+    CHECK(h && memcmp(h, ",\"x\":1", 6) == 0);
+    CHECK(lira__url_memo_head(m, in, &k, &len) == h && len == 6);
+    lira_url_head_key other[] = {
+        {"shoq", "GET", "/orders/{id}", 4, 3, 12},   /* one byte */
+        {"sho", "GET", "/orders/{id}", 3, 3, 12},    /* a prefix */
+        {"shop", "PUT", "/orders/{id}", 4, 3, 12},
+        {"shop", "GET", "/orders/{id}/items", 4, 3, 18},
+        {"shop", "GET", NULL, 4, 3, 0},
+    };
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
+        CHECK(lira__url_memo_head(m, lira__url_memo_info(m, url, strlen(url)), &other[i],
+                                  &len) == NULL);
+    /* Not an entry's info: refused. */
+    lira_url_info fake = *in;
+    CHECK(lira__url_memo_head(m, &fake, &k, &len) == NULL);
+    CHECK(lira__url_memo_set_head(m, &fake, &k, "x", 1) == NULL);
+    CHECK(lira__url_memo_head(NULL, in, &k, &len) == NULL);
+    /* Until another URL takes the slot: then the head goes with it. */
+    char other_url[64];
+    int taken = 0;
+    for (int i = 0; i < 200 && !taken; i++) {
+        int n = snprintf(other_url, sizeof other_url, "https://api.shop.example/o/%d", i);
+        const lira_url_info *o = lira__url_memo_info(m, other_url, (size_t)n);
+        taken = o == in;
+    }
+    CHECK(taken);
+    CHECK(lira__url_memo_head(m, lira__url_memo_info(m, url, strlen(url)), &k, &len) == NULL);
+    lira__url_memo_free(m);   /* frees the heads (ASan/LSan) */
+}
+
+static void keep(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    CHECK(n < cap);
+    memcpy(dst, src, n < cap ? n + 1 : 0);
+    dst[n < cap ? n : 0] = '\0';
+}
+
+/* A call line whose head comes from the memo is the line the fields make:
+ * for calls that change client, method, endpoint or URL one at a time on
+ * one hub (heads kept, reused, replaced), each line equals the same call's
+ * line on a fresh hub (no head yet). Failed calls (warn) keep their fields
+ * for the rate limit's key. */
+static void test_call_line_head(void)
+{
+    static const struct { const char *client, *method, *url, *endpoint; int status; } v[] = {
+        {"shop", "GET", "https://api.shop.example/orders/42", "/orders/{id}", 200},
+        {"shop", "GET", "https://api.shop.example/orders/42", "/orders/{id}", 200},
+        {"shopx", "GET", "https://api.shop.example/orders/42", "/orders/{id}", 200},
+        {"shop", "GET", "https://api.shop.example/orders/42", "/orders/{id}", 200},
+        {"shop", "PUT", "https://api.shop.example/orders/42", "/orders/{id}", 200},
+        {"shop", "PUT", "https://api.shop.example/orders/42", "/orders/{id}/x", 200},
+        {"shop", "POST", "https://api.shop.example/orders/42", "/orders/{id}", 201},
+        {"shop", "POST", "https://api.shop.example/orders/42", NULL, 201},
+        {"shop", "POST", "https://api.shop.example/orders/42", "/orders/{id}", 503},
+        {NULL, "GET", "https://api.shop.example/orders/42?api_key=" SECRET, "/orders/{id}", 200},
+        {"sh\"op", "GET", "https://api.shop.example/a\"b", "/a\"b", 200},
+        {"shop", "GET", "https://api.shop.example/orders/42", "/orders/{id}", 200},
+    };
+    lira_telemetry *shared = hub(LIRA_LOG_INFO);
+    char shared_path[64];
+    snprintf(shared_path, sizeof shared_path, "%s", path);
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        lira_telemetry *fresh = hub(LIRA_LOG_INFO);
+        char want[4096], got[4096];
+        for (int which = 0; which < 2; which++) {
+            lira_telemetry *t = which ? shared : fresh;
+            lira_tel_call tc = {.client = v[i].client, .method = v[i].method, .url = v[i].url,
+                                .endpoint = v[i].endpoint, .request_id = "req-1"};
+            if (i % 2)   /* lengths given by the pipeline, or counted */
+                tc.method_len = strlen(v[i].method), tc.url_len = strlen(v[i].url),
+                tc.endpoint_len = v[i].endpoint ? strlen(v[i].endpoint) : 0;
+            lira_telemetry_call_start(t, &tc, 0, WALL);
+            lira_http_response *r = resp(v[i].status, LIRA_FAIL_NONE);
+            lira_call_result res = {.res = r, .attempts = 1, .status = v[i].status,
+                                    .stop = LIRA_STOP_SUCCESS};
+            lira_telemetry_call_end(t, &tc, &res, 5 * MS, WALL);
+            lira_http_response_free(r);
+        }
+        keep(want, sizeof want, slurp(path));
+        const char *out = slurp(shared_path), *last = out;
+        for (const char *p = out; (p = strstr(p, "{\"ts\"")); p++)
+            last = p;
+        keep(got, sizeof got, last);
+        CHECK_STR(got, want);
+        CHECK(!strstr(got, SECRET));
+        CHECK(strstr(want, "\"latency_ms\":5,") != NULL);
+        lira_telemetry_free(fresh);
+        unlink(path);
+    }
+    lira_telemetry_free(shared);
+    unlink(shared_path);
+}
+
 /* A user's field cannot claim the engine's no-escaping promise. */
 static void test_user_fields_escaped(void)
 {
@@ -433,6 +540,8 @@ int main(void)
     RUN(test_engine_slot);
     RUN(test_turn_batches_lines);
     RUN(test_url_memo);
+    RUN(test_url_memo_head);
+    RUN(test_call_line_head);
     RUN(test_user_fields_escaped);
     return check_summary();
 }
