@@ -1,6 +1,6 @@
-/* short_bytes.h — comparing and hashing short byte strings: client names,
- * methods, endpoints, the keys of the telemetry hub's caches, looked up on
- * every call. At these lengths (3..40 bytes) memcmp's and a byte-at-a-time
+/* short_bytes.h — comparing, copying and hashing short byte strings:
+ * client names, methods, endpoints, the keys of the telemetry hub's caches
+ * looked up on every call, a log line's keys. At these lengths (3..40 bytes) memcmp's and a byte-at-a-time
  * hash's set-up and loop cost more than the work, so both go a word at a
  * time: whole 8-byte words, then one last word that overlaps the one before
  * (never a byte past n, never a byte before s). Header-only: they inline
@@ -35,6 +35,28 @@ static inline int lira_short_equal(const void *a, const void *b, size_t n)
         if (x[i] != y[i])
             return 0;
     return 1;
+}
+
+/* memcpy(d, s, n) without a call for n <= 16 (two moves that overlap), and
+ * memcpy's own for longer: for keys and small values copied into a line. */
+static inline void lira_short_copy(void *d, const void *s, size_t n)
+{
+    unsigned char *o = (unsigned char *)d;
+    const unsigned char *p = (const unsigned char *)s;
+    if (n > 16) {
+        memcpy(o, p, n);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, p, 8), memcpy(&b, p + n - 8, 8);
+        memcpy(o, &a, 8), memcpy(o + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4), memcpy(&b, p + n - 4, 4);
+        memcpy(o, &a, 4), memcpy(o + n - 4, &b, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            o[i] = p[i];
+    }
 }
 
 /* Mixes s[0..n) (and n, so "ab"+"c" and "a"+"bc" differ) into h: a table

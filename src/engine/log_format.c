@@ -10,6 +10,7 @@
 
 #include "log_impl.h"
 #include "redact.h"
+#include "short_bytes.h"
 #include "json_plain.h"
 #include "status.h"
 
@@ -457,7 +458,7 @@ static size_t value_into(char *p, const lira_log_field *f, size_t vlen)
     case LIRA_LOGF_STR:
         p[o++] = '"';
         if (f->flags & LIRA_LOGF_PLAIN)
-            memcpy(p + o, f->s, vlen), o += vlen;
+            lira_short_copy(p + o, f->s, vlen), o += vlen;
         else
             o += escape_into(p + o, f->s, vlen);
         p[o++] = '"';
@@ -493,7 +494,7 @@ static size_t fast_json(lira_log *l, lira_log_level lv, int64_t wall_ns, const c
     put_ts(l, &b, wall_ns);
     size_t o = b.len;
     memcpy(p + o, "\",\"level\":\"", 11), o += 11;
-    memcpy(p + o, ln, lnl), o += lnl;
+    lira_short_copy(p + o, ln, lnl), o += lnl;
     memcpy(p + o, "\",\"msg\":\"", 9), o += 9;
     o += escape_into(p + o, msg, ml);
     p[o++] = '"';
@@ -512,7 +513,7 @@ static size_t fast_json(lira_log *l, lira_log_level lv, int64_t wall_ns, const c
         }
         p[o++] = ',', p[o++] = '"';
         if (f[i].flags & LIRA_LOGF_KEYOK)
-            memcpy(p + o, f[i].key, klen), o += klen;
+            lira_short_copy(p + o, f[i].key, klen), o += klen;
         else
             o += escape_into(p + o, f[i].key, klen);
         p[o++] = '"', p[o++] = ':';

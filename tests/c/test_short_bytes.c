@@ -1,6 +1,6 @@
 /* short_bytes.h: lira_short_equal agrees with memcmp at every length from 0
- * to 40 with a difference at every offset; both functions read only the n
- * bytes they are given (every buffer here is exactly n bytes on the heap,
+ * to 40 with a difference at every offset; lira_short_copy copies exactly n
+ * bytes; all three read (and write) only the n bytes they are given (every buffer here is exactly n bytes on the heap,
  * so ASan reports a byte past the end); the hash tells those strings apart
  * and depends on where a part ends. */
 #include <stdint.h>
@@ -37,6 +37,24 @@ static void test_equal_agrees_with_memcmp(void)
         CHECK(lira_short_equal(a, b, n));
         free(a);
         free(b);
+    }
+}
+
+static void test_copy_exactly_n(void)
+{
+    for (size_t n = 0; n <= MAXLEN; n++) {
+        unsigned char *src = exact(n, 'k'), *dst = malloc(n + 2);
+        memset(dst, '#', n + 2);
+        lira_short_copy(dst + 1, src, n);
+        CHECK_EQ(dst[0], '#');
+        CHECK(memcmp(dst + 1, src, n) == 0);
+        CHECK_EQ(dst[n + 1], '#');
+        unsigned char *to = malloc(n ? n : 1);   /* exactly n: ASan sees a byte past it */
+        lira_short_copy(to, src, n);
+        CHECK(memcmp(to, src, n) == 0);
+        free(src);
+        free(dst);
+        free(to);
     }
 }
 
@@ -79,6 +97,7 @@ static void test_hash_of_parts(void)
 int main(void)
 {
     RUN(test_equal_agrees_with_memcmp);
+    RUN(test_copy_exactly_n);
     RUN(test_hash_tells_strings_apart);
     RUN(test_hash_of_parts);
     return check_summary();
