@@ -48,7 +48,7 @@ static const char *const endpoints[] = {"/orders/{id}", "/orders", "/customers/{
 
 static void one_call(lira_telemetry *t, lira_http_response *res, int i, int64_t now)
 {
-    lira_tel_call tc;
+    lira_tel_call tc = {0};
     tc.client = "shop";
     tc.method = "GET";
     tc.url = "https://api.shop.example/orders/123?access_token=abc&page=2";
@@ -57,7 +57,7 @@ static void one_call(lira_telemetry *t, lira_http_response *res, int i, int64_t 
     char tp[LIRA_TRACEPARENT_STR_SIZE];
     int64_t wall = INT64_C(1700000000000000000) + now;
     lira_telemetry_call_start(t, &tc, now, wall);
-    lira_telemetry_limiter_wait(t, "shop", 0, 10);
+    lira_telemetry_limiter_wait(t, &tc, 0, 10);
     lira_telemetry_attempt_start(t, &tc, 1, now, wall, tp, sizeof tp);
     lira_call_attempt a = {1, res, now, 12000000 + (i % 1000) * 10000, LIRA_RR_NONE, -1};
     lira_telemetry_attempt_end(t, &tc, &a, now + a.duration_ns, wall);

@@ -201,7 +201,7 @@ static void limiter_step(lira_call *c)
     c->token_epoch = c->u->limiter_epoch;
     lira_telemetry *t = tel(c);
     if (t)
-        lira_telemetry_limiter_wait(t, c->u->name, wait, lira_limiter_available(l, now));
+        lira_telemetry_limiter_wait(t, &c->tc, wait, lira_limiter_available(l, now));
     if (wait <= 0) {
         send_step(c);
         return;

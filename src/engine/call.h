@@ -136,6 +136,9 @@ typedef struct lira_call_spec {
      * dropped from the copy, so no secret in them reaches a metric label or
      * a span name), and the X-Request-Id sent. */
     const char *endpoint, *request_id;
+    /* request_id is printable ASCII without '"' or '\\' (lira made it: a
+     * UUID), so a log line copies it without escaping. */
+    int request_id_plain;
 } lira_call_spec;
 
 typedef struct lira_call_result {

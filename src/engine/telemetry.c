@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "short_bytes.h"
 #include "status.h"
 #include "telemetry_impl.h"
 #include "telemetry_site.h"
@@ -96,18 +97,30 @@ static void add(lira_log_field *f, size_t *n, lira_log_field x)
 
 #define HEAD_MAX 1024   /* the longest head kept (a redacted URL is at most 511) */
 
+/* The memo's facts about the call's URL: those the call kept, while they
+ * still hold, else looked up (and kept). NULL: not kept (too long). */
+static const lira_url_info *url_info(lira_telemetry *t, lira_tel_call *tc)
+{
+    const lira_url_info *in = lira__url_memo_again(tc->url_info, tc->url_gen);
+    if (in || !tc->url)
+        return in;
+    in = lira__url_memo_info(t->urls, tc->url, len_of(tc->url, tc->url_len));
+    tc->url_info = in;
+    tc->url_gen = in ? in->gen : 0;
+    return in;
+}
+
 /* The fields every line about a call starts with: client, method, the URL
  * (redacted through the memo when it can be: the call's spans share the
  * result) and endpoint. On a JSON line that no rate limit keys on (below
  * warn), they go as one PAIRS field: rendered once and kept on the URL's
  * memo entry, then copied by every line about a call to that URL with the
  * same client, method and endpoint. */
-static size_t call_fields(lira_telemetry *t, const lira_tel_call *tc, lira_log_level lv,
+static size_t call_fields(lira_telemetry *t, lira_tel_call *tc, lira_log_level lv,
                           lira_log_field *f)
 {
     const char *client = or_unknown(tc->client);
-    size_t ulen = len_of(tc->url, tc->url_len);
-    const lira_url_info *in = tc->url ? lira__url_memo_info(t->urls, tc->url, ulen) : NULL;
+    const lira_url_info *in = url_info(t, tc);
     int headed = in && lv < LIRA_LOG_WARN && lira_log_is_json(t->log);
     lira_url_head_key k = {0};
     size_t hl = 0;
@@ -141,7 +154,7 @@ static size_t call_fields(lira_telemetry *t, const lira_tel_call *tc, lira_log_l
 static size_t id_fields(const lira_tel_call *tc, lira_log_field *f)
 {
     size_t n = 0;
-    add(f, &n, fstr("request_id", tc->request_id, 0));
+    add(f, &n, fstr("request_id", tc->request_id, tc->request_id_plain ? LIRA_LOGF_PLAIN : 0));
     add(f, &n, fstr("correlation_id", tc->correlation_id, 0));
     add(f, &n, fid("trace_id", tc->trace_id, LIRA_TRACE_ID_HEX_SIZE - 1));
     add(f, &n, fid("span_id", tc->span_id, LIRA_SPAN_ID_HEX_SIZE - 1));
@@ -160,13 +173,18 @@ void lira_telemetry_call_start(lira_telemetry *t, lira_tel_call *tc, int64_t now
     tc->trace = NULL;
     memcpy(tc->correlation_id, t->correlation_id, strlen(t->correlation_id) + 1);
     tc->server_address[0] = '\0';   /* a metric label only */
+    tc->server_len = 0;
+    tc->url_info = NULL;
+    tc->url_gen = 0;
     if (!t->metrics_off && tc->url) {
-        const lira_url_info *in =
-            lira__url_memo_info(t->urls, tc->url, len_of(tc->url, tc->url_len));
-        if (in)
-            memcpy(tc->server_address, in->host, strlen(in->host) + 1);
-        else
+        const lira_url_info *in = url_info(t, tc);
+        if (in) {
+            memcpy(tc->server_address, in->host, in->host_len + 1);
+            tc->server_len = in->host_len;
+        } else {
             lira__url_host(tc->url, tc->server_address, sizeof tc->server_address);
+            tc->server_len = strlen(tc->server_address);
+        }
     }
     if (t->has_sink && t->sink.call_start)
         t->sink.call_start(t->sink.ud, tc, now, wall);
@@ -204,21 +222,25 @@ static lira_series *http_series(lira_telemetry *t, lira_tel_call *tc, tel_site *
     else
         err = res ? lira_failure_name(res->failure) : "transport";
     const char *method = tc->method ? tc->method : "_OTHER";
+    size_t ml = len_of(method, tc->method ? tc->method_len : 0);
     if (st && st->http && st->http_code == code && st->http_err == err &&
-        strcmp(st->http_method, method) == 0 && strcmp(st->http_server, tc->server_address) == 0)
+        st->http_method_len == ml && st->http_server_len == tc->server_len &&
+        lira_short_equal(st->http_method, method, ml) &&
+        lira_short_equal(st->http_server, tc->server_address, tc->server_len))
         return st->http;
     char cs[12] = "";
     if (code >= 0)
         snprintf(cs, sizeof cs, "%d", code);
     const char *hv[4] = {method, cs, tc->server_address, err};
     lira_series *s = lira__tel_series(NULL, t->m[M_HTTP_DURATION], hv, 4);
-    size_t ml = strlen(method);
     if (st && s && !lira_series_is_overflow(s) && ml < sizeof st->http_method) {
         st->http = s;
         st->http_code = code;
         st->http_err = err;
         memcpy(st->http_method, method, ml + 1);
-        memcpy(st->http_server, tc->server_address, strlen(tc->server_address) + 1);
+        memcpy(st->http_server, tc->server_address, tc->server_len + 1);
+        st->http_method_len = ml;
+        st->http_server_len = tc->server_len;
     }
     return s;
 }
@@ -349,13 +371,14 @@ void lira_telemetry_breaker_state(lira_telemetry *t, const char *client, lira_br
         gauge(t, M_BREAKER_STATE, or_unknown(client), (double)s);
 }
 
-void lira_telemetry_limiter_wait(lira_telemetry *t, const char *client, int64_t wait_ns,
+void lira_telemetry_limiter_wait(lira_telemetry *t, const lira_tel_call *tc, int64_t wait_ns,
                                  double tokens)
 {
-    if (!t || t->metrics_off)
+    if (!t || !tc || t->metrics_off)
         return;
-    client = or_unknown(client);
-    tel_client *e = lira__tel_sites_client(t->sites, client);
+    const char *client = or_unknown(tc->client);
+    const tel_site *st = tc->metrics_site;   /* the call's: its client's entry at hand */
+    tel_client *e = st ? st->client : lira__tel_sites_client(t->sites, client);
     lira_series *s = lira__tel_series(e ? &e->limiter_wait : NULL, t->m[M_LIMITER_WAIT],
                                       &client, 1);
     if (s)

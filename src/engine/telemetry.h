@@ -13,7 +13,7 @@
  *   tc.client = ...; tc.method = ...; tc.url = ...; tc.endpoint = ...;
  *   tc.request_id = ...;                          borrowed until call_end
  *   lira_telemetry_call_start(t, &tc, now, wall); once, when the call starts
- *   lira_telemetry_limiter_wait(t, client, wait_ns, tokens, ...)   each token taken
+ *   lira_telemetry_limiter_wait(t, &tc, wait_ns, tokens)   each token taken
  *   lira_telemetry_attempt_start(t, &tc, n, ..., tp, cap)   before each send
  *   lira_telemetry_attempt_end(t, &tc, &attempt, now, wall) after each attempt
  *   lira_telemetry_budget_refused(t, client)      the budget refused a retry
@@ -57,19 +57,22 @@ typedef struct lira_telemetry lira_telemetry;
 /* Per-call state, embedded in the pipeline's call record (no allocation).
  * The pipeline sets the first five fields before lira_telemetry_call_start;
  * they are borrowed (must stay valid until call_end) and may be NULL (the
- * field is then omitted; client NULL reads "unknown"). The rest belongs to
- * the hub and its sinks. */
+ * field is then omitted; client NULL reads "unknown"). The next four are
+ * optional facts about them (zero: not known). The rest belongs to the hub
+ * and its sinks. */
 typedef struct lira_tel_call {
     const char *client, *method, *url, *endpoint, *request_id;
-    /* Optional: the lengths of method, url and endpoint when the pipeline
-     * knows them (0: the hub counts) */
-    size_t method_len, url_len, endpoint_len;
+    size_t method_len, url_len, endpoint_len;   /* 0: the hub counts */
+    int request_id_plain;            /* request_id needs no JSON escaping (a UUID lira made) */
     /* --- the hub's */
     int64_t start_ns;
     int started;
     char correlation_id[LIRA_TEL_ID_MAX];
     char server_address[LIRA_TEL_HOST_MAX];
+    size_t server_len;               /* strlen(server_address) */
     void *metrics_site;              /* the hub's series cache entry, or NULL */
+    const void *url_info;            /* the URL memo's facts, while url_gen holds */
+    uint64_t url_gen;
     /* --- the trace sink's: the ids the next log line of this call carries
      * ("" = none), and its own per-call object */
     char trace_id[LIRA_TRACE_ID_HEX_SIZE];
@@ -162,9 +165,9 @@ void lira_telemetry_breaker_transition(lira_telemetry *t, const char *client,
                                        int64_t now, int64_t wall);
 /* Set the state gauge without a transition (an upstream's first state). */
 void lira_telemetry_breaker_state(lira_telemetry *t, const char *client, lira_breaker_state s);
-/* A token taken after waiting wait_ns (0 when none), leaving `tokens`
- * available (< 0: unknown, the gauge is left alone). */
-void lira_telemetry_limiter_wait(lira_telemetry *t, const char *client, int64_t wait_ns,
+/* The call's client took a token after waiting wait_ns (0 when none),
+ * leaving `tokens` available (< 0: unknown, the gauge is left alone). */
+void lira_telemetry_limiter_wait(lira_telemetry *t, const lira_tel_call *tc, int64_t wait_ns,
                                  double tokens);
 void lira_telemetry_budget_refused(lira_telemetry *t, const char *client);
 

@@ -42,6 +42,7 @@ typedef struct tel_site {
     const char *http_err;        /* a static name: compared by pointer */
     char http_method[TEL_METHOD_KEEP];
     char http_server[TEL_HOST_KEEP];
+    size_t http_method_len, http_server_len;
     size_t client_len;
     char key[];                  /* client NUL endpoint NUL */
 } tel_site;

@@ -33,6 +33,7 @@ typedef struct memo_entry {
 
 struct lira_url_memo {
     memo_entry e[MEMO_SLOTS];
+    uint64_t gen;         /* fillings so far */
 };
 
 lira_url_memo *lira__url_memo_new(void)
@@ -76,6 +77,7 @@ const lira_url_info *lira__url_memo_info(lira_url_memo *m, const char *url, size
         return &e->info;
     size_t full = 0;
     e->klen = 0;
+    e->info.gen = 0;      /* what a call kept of the old URL no longer holds */
     free(e->head);
     e->head = NULL;
     if (lira_redact_url(url, len, e->red, sizeof e->red, &full) != LIRA_OK)
@@ -85,7 +87,8 @@ const lira_url_info *lira__url_memo_info(lira_url_memo *m, const char *url, size
     e->key[len] = '\0';
     lira__url_host(e->key, e->host, sizeof e->host);
     e->info = (lira_url_info){.red = e->red, .red_len = full,
-                              .red_plain = all_plain(e->red, full), .host = e->host};
+                              .red_plain = all_plain(e->red, full), .host = e->host,
+                              .host_len = strlen(e->host), .gen = ++m->gen};
     return &e->info;
 }
 
@@ -136,6 +139,11 @@ const char *lira__url_memo_set_head(lira_url_memo *m, const lira_url_info *in,
     free(e->head);
     e->head = h;
     return p + keys;
+}
+
+const lira_url_info *lira__url_memo_again(const lira_url_info *in, uint64_t gen)
+{
+    return in && gen && in->gen == gen ? in : NULL;
 }
 
 const char *lira__url_memo_get(lira_url_memo *m, const char *url, size_t len, size_t *red_len)

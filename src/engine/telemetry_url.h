@@ -16,6 +16,7 @@
 #define LIRA_TELEMETRY_URL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct lira_url_memo lira_url_memo;
 
@@ -28,6 +29,8 @@ typedef struct lira_url_info {
     size_t red_len;
     int red_plain;         /* red needs no JSON escaping (printable ASCII, no '"' or '\\') */
     const char *host;      /* the server_address label (lira__url_host), cut at 255 bytes */
+    size_t host_len;
+    uint64_t gen;          /* which filling of its entry this is (never 0) */
 } lira_url_info;
 
 /* The facts about url[0..len) (valid until the next call), or NULL when m
@@ -53,6 +56,11 @@ const char *lira__url_memo_head(lira_url_memo *m, const lira_url_info *in,
                                 const lira_url_head_key *k, size_t *len);
 const char *lira__url_memo_set_head(lira_url_memo *m, const lira_url_info *in,
                                     const lira_url_head_key *k, const char *head, size_t len);
+
+/* The same facts again, later in the same call, without the lookup: `in`
+ * as lira__url_memo_info returned it, `gen` its gen then. NULL when its
+ * entry has been given to another URL since (then look it up again). */
+const lira_url_info *lira__url_memo_again(const lira_url_info *in, uint64_t gen);
 
 /* The redacted form alone (lira__url_memo_info's red and red_len). */
 const char *lira__url_memo_get(lira_url_memo *m, const char *url, size_t len, size_t *red_len);

@@ -261,6 +261,7 @@ int lc_client_request(lua_State *L)
     memset(&spec, 0, sizeof spec);
     char rid[LIRA_UUID_STR_SIZE + 64];
     lira__req_add_generated(L, c, &hs, slot[O_IDEM], rid, &spec.has_idempotency_key, fname);
+    spec.request_id_plain = hs.request_id == NULL;   /* ours: a UUID */
     spec.req.body = lira__req_build_body(L, c, &hs, slot[O_JSON], slot[O_BODY],
                                          &spec.req.body_len, fname);
     int64_t deadline_rel;

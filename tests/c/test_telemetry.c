@@ -77,7 +77,7 @@ static void run_ok_call(lira_telemetry *t, int64_t at)
     lira_tel_call tc;
     setup_call(&tc);
     lira_telemetry_call_start(t, &tc, at, WALL);
-    lira_telemetry_limiter_wait(t, "shop", 2 * MS, 9);
+    lira_telemetry_limiter_wait(t, &tc, 2 * MS, 9);
     lira_http_response *r1 = resp(503, LIRA_FAIL_NONE), *r2 = resp(200, LIRA_FAIL_NONE);
     lira_call_attempt a1 = {1, r1, at, 30 * MS, LIRA_RR_STATUS_5XX, 200 * MS};
     lira_telemetry_attempt_end(t, &tc, &a1, at + 30 * MS, WALL);
@@ -391,7 +391,13 @@ static void test_url_memo_head(void)
     CHECK(lira__url_memo_head(m, &fake, &k, &len) == NULL);
     CHECK(lira__url_memo_set_head(m, &fake, &k, "x", 1) == NULL);
     CHECK(lira__url_memo_head(NULL, in, &k, &len) == NULL);
-    /* Until another URL takes the slot: then the head goes with it. */
+    /* What a call kept holds again without a lookup, until another URL takes
+     * the slot: then the head goes with it, and the kept facts no longer hold. */
+    uint64_t gen = in->gen;
+    CHECK(gen != 0);
+    CHECK(lira__url_memo_again(in, gen) == in);
+    CHECK(lira__url_memo_again(in, 0) == NULL);
+    CHECK(lira__url_memo_again(NULL, gen) == NULL);
     char other_url[64];
     int taken = 0;
     for (int i = 0; i < 200 && !taken; i++) {
@@ -400,7 +406,10 @@ static void test_url_memo_head(void)
         taken = o == in;
     }
     CHECK(taken);
-    CHECK(lira__url_memo_head(m, lira__url_memo_info(m, url, strlen(url)), &k, &len) == NULL);
+    CHECK(lira__url_memo_again(in, gen) == NULL);
+    const lira_url_info *back = lira__url_memo_info(m, url, strlen(url));
+    CHECK(back && back->gen != gen && strcmp(back->red, url) == 0);
+    CHECK(lira__url_memo_head(m, back, &k, &len) == NULL);
     lira__url_memo_free(m);   /* frees the heads (ASan/LSan) */
 }
 
@@ -466,6 +475,65 @@ static void test_call_line_head(void)
     }
     lira_telemetry_free(shared);
     unlink(shared_path);
+}
+
+/* A call keeps its URL's memo entry from call_start to call_end; calls to
+ * other URLs in between that take the entry's slot do not change what its
+ * line says. */
+static void test_call_outlives_its_memo_entry(void)
+{
+    lira_telemetry *t = hub(LIRA_LOG_INFO);
+    lira_tel_call a;
+    setup_call(&a);
+    lira_telemetry_call_start(t, &a, 0, WALL);
+    char url[64];
+    for (int i = 0; i < 64; i++) {   /* 16 slots: every one is taken */
+        lira_tel_call o;
+        setup_call(&o);
+        snprintf(url, sizeof url, "https://other.example/o/%d", i);
+        o.url = url;
+        lira_telemetry_call_start(t, &o, 0, WALL);
+        lira_call_result r = {.attempts = 1, .status = 204, .stop = LIRA_STOP_SUCCESS};
+        lira_telemetry_call_end(t, &o, &r, MS, WALL);
+    }
+    lira_call_result r = {.attempts = 1, .status = 200, .stop = LIRA_STOP_SUCCESS};
+    lira_telemetry_call_end(t, &a, &r, MS, WALL);
+    const char *out = slurp(path), *last = out;
+    for (const char *p = out; (p = strstr(p, "{\"ts\"")); p++)
+        last = p;
+    CHECK(strstr(last, "\"url\":\"https://REDACTED@api.shop.example:8443/orders/42?"
+                       "access_token=REDACTED&x=1\",\"endpoint\":\"/orders/{id}\","
+                       "\"status\":200,") != NULL);
+    CHECK_EQ(count(out, "other.example"), 64);
+    lira_telemetry_free(t);
+    unlink(path);
+}
+
+/* A limiter wait is counted under the call's client whether the call has a
+ * series-cache entry (call_start made one) or not (past the cap; here, no
+ * call_start at all: looked up by name), in the same series. */
+static void test_limiter_wait_series(void)
+{
+    lira_telemetry *t = hub(LIRA_LOG_OFF);
+    lira_tel_call with, without;
+    setup_call(&with);
+    setup_call(&without);
+    lira_telemetry_call_start(t, &with, 0, WALL);
+    CHECK(with.metrics_site != NULL && without.metrics_site == NULL);
+    lira_telemetry_limiter_wait(t, &with, 2 * MS, 9);
+    lira_telemetry_limiter_wait(t, &without, 4 * MS, 7);
+    without.client = NULL;   /* reads "unknown", as everywhere */
+    lira_telemetry_limiter_wait(t, &without, 0, -1);
+    lira_telemetry_limiter_wait(t, NULL, 0, 1);   /* ignored */
+    char *m = NULL;
+    CHECK_EQ(lira_metrics_text(lira_telemetry_metrics(t), &m, NULL), LIRA_OK);
+    CHECK(m && strstr(m, "lira_limiter_wait_seconds_count{client=\"shop\"} 2\n"));
+    CHECK(m && strstr(m, "lira_limiter_wait_seconds_sum{client=\"shop\"} 0.006\n"));
+    CHECK(m && strstr(m, "lira_limiter_tokens{client=\"shop\"} 7\n"));
+    CHECK(m && strstr(m, "lira_limiter_wait_seconds_count{client=\"unknown\"} 1\n"));
+    free(m);
+    lira_telemetry_free(t);
+    unlink(path);
 }
 
 /* A user's field cannot claim the engine's no-escaping promise. */
@@ -542,6 +610,8 @@ int main(void)
     RUN(test_url_memo);
     RUN(test_url_memo_head);
     RUN(test_call_line_head);
+    RUN(test_limiter_wait_series);
+    RUN(test_call_outlives_its_memo_entry);
     RUN(test_user_fields_escaped);
     return check_summary();
 }

@@ -101,6 +101,19 @@ describe("observability end to end", function()
     assert.truthy(log:find('"endpoint":"/anything"', 1, true))   -- the query is not a template
   end)
 
+  it("every line is JSON, and a caller's own X-Request-Id is escaped in it", function()
+    local mine, generated = 0, 0
+    for _, l in ipairs(parsed_log()) do   -- json.decode raises on a broken line
+      if l.msg == "call" and l.request_id == 'mine"\\1' then mine = mine + 1 end
+      if l.msg == "call" and tostring(l.request_id):match("^%x+%-%x+%-4%x+%-%x+%-%x+$") then
+        generated = generated + 1
+      end
+    end
+    assert.equals(1, mine)
+    assert.is_true(generated >= 4)
+    assert.truthy(slurp(log_file):find('"request_id":"mine\\"\\\\1"', 1, true))
+  end)
+
   it("a call's log lines carry the ids of the traceparent the server received", function()
     local rid = child_out:match("traced (%S+)")
     assert.is_string(rid, child_out)
