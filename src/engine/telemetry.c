@@ -191,7 +191,8 @@ void lira_telemetry_call_start(lira_telemetry *t, lira_tel_call *tc, int64_t now
     tc->metrics_site = NULL;
     if (!t->metrics_off) {
         const char *c = or_unknown(tc->client);
-        tel_site *st = lira__tel_sites_site(t->sites, c, tc->endpoint ? tc->endpoint : "");
+        tel_site *st = lira__tel_sites_site(t->sites, c, tc->endpoint ? tc->endpoint : "",
+                                            len_of(tc->endpoint, tc->endpoint_len));
         tc->metrics_site = st;
         lira_series *s = lira__tel_series(st ? &st->client->in_flight : NULL, t->m[M_IN_FLIGHT],
                                           &c, 1);

@@ -59,11 +59,12 @@ tel_client *lira__tel_sites_client(tel_sites *c, const char *client)
     return e;
 }
 
-tel_site *lira__tel_sites_site(tel_sites *c, const char *client, const char *endpoint)
+tel_site *lira__tel_sites_site(tel_sites *c, const char *client, const char *endpoint,
+                               size_t el)
 {
     if (!c || !client || !endpoint)
         return NULL;
-    size_t cl = strlen(client), el = strlen(endpoint);
+    size_t cl = strlen(client);
     uint64_t h = lira_short_hash(lira_short_hash(0, client, cl), endpoint, el);
     size_t j = (size_t)h & (SITE_SLOTS - 1);
     for (; c->sites[j]; j = (j + 1) & (SITE_SLOTS - 1)) {

@@ -51,10 +51,12 @@ typedef struct tel_sites tel_sites;
 
 tel_sites *lira__tel_sites_new(void);
 void lira__tel_sites_free(tel_sites *c);
-/* The entry of `client` (or of client and endpoint), created on first use;
- * NULL past the cap or out of memory (the caller then looks series up). */
+/* The entry of `client` (or of client and endpoint, el = strlen(endpoint):
+ * the pipeline has counted it), created on first use; NULL past the cap or
+ * out of memory (the caller then looks series up). */
 tel_client *lira__tel_sites_client(tel_sites *c, const char *client);
-tel_site *lira__tel_sites_site(tel_sites *c, const char *client, const char *endpoint);
+tel_site *lira__tel_sites_site(tel_sites *c, const char *client, const char *endpoint,
+                               size_t el);
 
 /* *slot, or the series for v (filling *slot unless it is the overflow
  * series). slot may be NULL. NULL when the lookup fails. */
