@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "log_impl.h"
 #include "redact.h"
 #include "short_bytes.h"
@@ -250,17 +251,10 @@ static int put_tstr(lbuf *b, const char *s, size_t n)
 /* Decimal digits of v into out (>= 21 bytes); returns the length. */
 static size_t format_int(int64_t v, char *out)
 {
-    char rev[24];
-    size_t n = 0, k = 0;
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do
-        rev[n++] = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
-    if (v < 0)
-        out[k++] = '-';
-    while (n)
-        out[k++] = rev[--n];
-    return k;
+    size_t k = v < 0;
+    out[0] = '-';   /* overwritten by the first digit when v >= 0 */
+    return k + lira_dec(out + k, u);
 }
 
 /* us microseconds as milliseconds with at most 3 decimals (2130 -> 2.13,
