@@ -37,14 +37,18 @@ static inline int lira_short_equal(const void *a, const void *b, size_t n)
     return 1;
 }
 
-/* memcpy(d, s, n) without a call for n <= 16 (two moves that overlap), and
+/* memcpy(d, s, n) without a call for n <= 32 (moves that overlap), and
  * memcpy's own for longer: for keys and small values copied into a line. */
 static inline void lira_short_copy(void *d, const void *s, size_t n)
 {
     unsigned char *o = (unsigned char *)d;
     const unsigned char *p = (const unsigned char *)s;
-    if (n > 16) {
+    if (n > 32) {
         memcpy(o, p, n);
+    } else if (n > 16) {
+        unsigned char a[16], b[16];
+        memcpy(a, p, 16), memcpy(b, p + n - 16, 16);
+        memcpy(o, a, 16), memcpy(o + n - 16, b, 16);
     } else if (n >= 8) {
         uint64_t a, b;
         memcpy(&a, p, 8), memcpy(&b, p + n - 8, 8);
