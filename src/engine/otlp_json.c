@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "otlp.h"
+#include "decimal.h"
 #include "json_plain.h"
+#include "short_bytes.h"
 #include "status.h"
 
 typedef struct jbuf {
@@ -110,44 +112,66 @@ static void jb_str(jbuf *b, const char *s, size_t n)
     JB_LIT(b, "\"");
 }
 
-static void jb_hex(jbuf *b, const uint8_t *id, size_t n)
+/* A JSON string its writer knew to need no escaping (LIRA_ATTR_PLAIN_*). */
+static void jb_plain(jbuf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    char out[2 * 16 + 2];
-    size_t k = 0;
-    out[k++] = '"';
-    for (size_t i = 0; i < n; i++)
-        out[k++] = hex[id[i] >> 4], out[k++] = hex[id[i] & 15];
-    out[k++] = '"';
-    jb_put(b, out, k);
+    if (b->len + n + 2 >= b->cap && !jb_grow(b, n + 2))
+        return;
+    char *p = b->p + b->len;
+    p[0] = '"';
+    lira_short_copy(p + 1, s, n);
+    p[n + 1] = '"';
+    b->len += n + 2;
 }
 
-/* Decimal digits by hand: snprintf cost more than the rest of a span. */
+/* {"key":"<k>","value": for a key known plain: one room check, one copy. */
+static void jb_key_plain(jbuf *b, const char *k, size_t n)
+{
+    static const char open[] = "{\"key\":\"", close[] = "\",\"value\":";
+    const size_t ol = sizeof open - 1, cl = sizeof close - 1;
+    if (b->len + ol + n + cl >= b->cap && !jb_grow(b, ol + n + cl))
+        return;
+    char *p = b->p + b->len;
+    memcpy(p, open, ol);
+    lira_short_copy(p + ol, k, n);
+    memcpy(p + ol + n, close, cl);
+    b->len += ol + n + cl;
+}
+
+/* An id as a JSON string of lowercase hex, a byte (two digits) at a time. */
+static void jb_hex(jbuf *b, const uint8_t *id, size_t n)
+{
+    static const char hex2[513] =
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+        "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+        "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+        "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+    if (b->len + 2 * n + 2 >= b->cap && !jb_grow(b, 2 * n + 2))
+        return;
+    char *p = b->p + b->len;
+    p[0] = '"';
+    for (size_t i = 0; i < n; i++)
+        memcpy(p + 1 + 2 * i, hex2 + 2 * id[i], 2);
+    p[2 * n + 1] = '"';
+    b->len += 2 * n + 2;
+}
+
+/* Decimal digits straight into the buffer (decimal.h): snprintf cost more
+ * than the rest of a span. quoted: as a JSON string (OTLP's int64s). */
 static void jb_fmt_u64(jbuf *b, uint64_t v, int quoted)
 {
-    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
-                                "31323334353637383940414243444546474849505152535455565758596061"
-                                "62636465666768697071727374757677787980818283848586878889909192"
-                                "93949596979899";
-    char num[24];
-    size_t k = sizeof num;
-    if (quoted)
-        num[--k] = '"';
-    while (v >= 100) {   /* two digits per division: the times have 19 */
-        unsigned d = (unsigned)(v % 100);
-        v /= 100;
-        num[--k] = pairs[2 * d + 1];
-        num[--k] = pairs[2 * d];
-    }
-    if (v >= 10) {
-        num[--k] = pairs[2 * v + 1];
-        num[--k] = pairs[2 * v];
-    } else {
-        num[--k] = (char)('0' + v);
-    }
-    if (quoted)
-        num[--k] = '"';
-    jb_put(b, num + k, sizeof num - k);
+    size_t n = lira_dec_len(v), q = quoted ? 1 : 0;
+    if (b->len + n + 2 >= b->cap && !jb_grow(b, n + 2))
+        return;
+    char *p = b->p + b->len;
+    p[0] = '"';   /* overwritten by the first digit when not quoted */
+    lira_dec_write(p + q, v, n);
+    p[q + n] = '"';
+    b->len += n + 2 * q;
 }
 
 /* {"key":"k","value":{"stringValue":"v"}} */
@@ -196,7 +220,10 @@ static void attr_value(jbuf *b, const lira_span_data *d, const lira_span_attr *a
         return;
     default:
         JB_LIT(b, "{\"stringValue\":");
-        jb_str(b, d->arena + a->v.s.off, a->v.s.len);
+        if (a->plain & LIRA_ATTR_PLAIN_VALUE)
+            jb_plain(b, d->arena + a->v.s.off, a->v.s.len);
+        else
+            jb_str(b, d->arena + a->v.s.off, a->v.s.len);
         JB_LIT(b, "}");
     }
 }
@@ -229,9 +256,13 @@ static void encode_span(jbuf *b, const lira_span_data *d)
         const lira_span_attr *a = &d->attrs[i];
         if (i)
             JB_LIT(b, ",");
-        JB_LIT(b, "{\"key\":");
-        jb_str(b, d->arena + a->key_off, a->key_len);
-        JB_LIT(b, ",\"value\":");
+        if (a->plain & LIRA_ATTR_PLAIN_KEY) {
+            jb_key_plain(b, d->arena + a->key_off, a->key_len);
+        } else {
+            JB_LIT(b, "{\"key\":");
+            jb_str(b, d->arena + a->key_off, a->key_len);
+            JB_LIT(b, ",\"value\":");
+        }
         attr_value(b, d, a);
         JB_LIT(b, "}");
     }

@@ -101,13 +101,9 @@ static void add(lira_log_field *f, size_t *n, lira_log_field x)
  * still hold, else looked up (and kept). NULL: not kept (too long). */
 static const lira_url_info *url_info(lira_telemetry *t, lira_tel_call *tc)
 {
-    const lira_url_info *in = lira__url_memo_again(tc->url_info, tc->url_gen);
-    if (in || !tc->url)
-        return in;
-    in = lira__url_memo_info(t->urls, tc->url, len_of(tc->url, tc->url_len));
-    tc->url_info = in;
-    tc->url_gen = in ? in->gen : 0;
-    return in;
+    return tc->url ? lira__url_memo_kept(t->urls, tc->url, len_of(tc->url, tc->url_len),
+                                         &tc->url_info, &tc->url_gen)
+                   : NULL;
 }
 
 /* The fields every line about a call starts with: client, method, the URL

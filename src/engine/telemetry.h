@@ -71,7 +71,7 @@ typedef struct lira_tel_call {
     char server_address[LIRA_TEL_HOST_MAX];
     size_t server_len;               /* strlen(server_address) */
     void *metrics_site;              /* the hub's series cache entry, or NULL */
-    const void *url_info;            /* the URL memo's facts, while url_gen holds */
+    const struct lira_url_info *url_info;   /* the URL memo's facts, while url_gen holds */
     uint64_t url_gen;
     /* --- the trace sink's: the ids the next log line of this call carries
      * ("" = none), and its own per-call object */

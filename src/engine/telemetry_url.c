@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "json_plain.h"
 #include "redact.h"
@@ -89,7 +90,10 @@ const lira_url_info *lira__url_memo_info(lira_url_memo *m, const char *url, size
     e->info = (lira_url_info){.red = e->red, .red_len = full,
                               .red_plain = all_plain(e->red, full), .host = e->host,
                               .host_len = strlen(e->host), .gen = ++m->gen};
-    return &e->info;
+    lira_url_info *in = &e->info;
+    in->srv_ok = lira__url_server(e->key, &in->srv_host, &in->srv_host_len, &in->srv_port);
+    in->srv_plain = in->srv_ok && all_plain(in->srv_host, in->srv_host_len);
+    return in;
 }
 
 /* The entry whose info `in` is (NULL when it is none of m's). */
@@ -139,6 +143,18 @@ const char *lira__url_memo_set_head(lira_url_memo *m, const lira_url_info *in,
     free(e->head);
     e->head = h;
     return p + keys;
+}
+
+const lira_url_info *lira__url_memo_kept(lira_url_memo *m, const char *url, size_t len,
+                                         const lira_url_info **kept, uint64_t *gen)
+{
+    const lira_url_info *in = lira__url_memo_again(*kept, *gen);
+    if (in)
+        return in;
+    in = lira__url_memo_info(m, url, len);
+    *kept = in;
+    *gen = in ? in->gen : 0;
+    return in;
 }
 
 const lira_url_info *lira__url_memo_again(const lira_url_info *in, uint64_t gen)
@@ -201,4 +217,46 @@ void lira__url_host(const char *url, char *out, size_t cap)
         n = cap - 1;
     memcpy(out, host, n);
     out[n] = '\0';
+}
+
+/* ------------------------------------------------------------ server */
+
+int lira__url_server(const char *url, const char **host, size_t *hlen, long *port)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return 0;
+    int https = (size_t)(p - url) == 5 && strncasecmp(url, "https", 5) == 0;
+    const char *a = p + 3;
+    size_t alen = strcspn(a, "/?#");
+    const char *at = NULL;
+    for (size_t i = 0; i < alen; i++)
+        if (a[i] == '@')
+            at = a + i;
+    if (at)
+        alen -= (size_t)(at + 1 - a), a = at + 1;
+    const char *colon = NULL;
+    if (alen && a[0] == '[') {
+        const char *close = memchr(a, ']', alen);
+        if (!close)
+            return 0;
+        *host = a + 1, *hlen = (size_t)(close - a - 1);
+        if (close + 1 < a + alen && close[1] == ':')
+            colon = close + 1;
+    } else {
+        colon = memchr(a, ':', alen);
+        *host = a, *hlen = colon ? (size_t)(colon - a) : alen;
+    }
+    *port = https ? 443 : 80;
+    if (colon && colon + 1 < a + alen) {
+        long v = 0;
+        for (const char *q = colon + 1; q < a + alen; q++) {
+            if (*q < '0' || *q > '9' || v > 65535)
+                return *hlen > 0;
+            v = v * 10 + (*q - '0');
+        }
+        if (v <= 65535)
+            *port = v;
+    }
+    return *hlen > 0;
 }

@@ -30,6 +30,13 @@ typedef struct lira_url_info {
     int red_plain;         /* red needs no JSON escaping (printable ASCII, no '"' or '\\') */
     const char *host;      /* the server_address label (lira__url_host), cut at 255 bytes */
     size_t host_len;
+    /* server.address and server.port of the URL's spans (lira__url_server):
+     * srv_ok 0 when the URL has none; srv_plain: srv_host needs no JSON
+     * escaping */
+    const char *srv_host;
+    size_t srv_host_len;
+    long srv_port;
+    int srv_ok, srv_plain;
     uint64_t gen;          /* which filling of its entry this is (never 0) */
 } lira_url_info;
 
@@ -62,6 +69,12 @@ const char *lira__url_memo_set_head(lira_url_memo *m, const lira_url_info *in,
  * entry has been given to another URL since (then look it up again). */
 const lira_url_info *lira__url_memo_again(const lira_url_info *in, uint64_t gen);
 
+/* The facts a call keeps about its URL: *kept as this returned it before
+ * (with *gen), while its entry still holds; else looked up and kept (both
+ * NULL and 0 when not kept). NULL as lira__url_memo_info. */
+const lira_url_info *lira__url_memo_kept(lira_url_memo *m, const char *url, size_t len,
+                                         const lira_url_info **kept, uint64_t *gen);
+
 /* The redacted form alone (lira__url_memo_info's red and red_len). */
 const char *lira__url_memo_get(lira_url_memo *m, const char *url, size_t len, size_t *red_len);
 
@@ -69,6 +82,12 @@ const char *lira__url_memo_get(lira_url_memo *m, const char *url, size_t len, si
  * its brackets) into out (cap > 0, always NUL-terminated, cut to fit): the
  * server_address label. "" for NULL. */
 void lira__url_host(const char *url, char *out, size_t cap);
+
+/* server.address and server.port from an absolute URL (NUL-terminated):
+ * the host after any userinfo (an IPv6 literal without its brackets, *host
+ * pointing into url) and the written port or the scheme's default. 0 when
+ * the URL has no authority. */
+int lira__url_server(const char *url, const char **host, size_t *hlen, long *port);
 
 /* The memo of the engine's hub (NULL when none): for the trace sink. */
 struct lira_engine;

@@ -99,8 +99,10 @@ static int arena_put(lira_span_data *d, const char *s, size_t len, uint16_t *off
 
 /* The slot for `key`: the existing one (replaced; an old string value stays
  * in the arena) when `dedupe`, else a new one — the engine's own keys are
- * set once per span, so they skip the scan over the attributes so far. */
-static lira_span_attr *data_slot_ex(lira_span_data *d, const char *key, size_t klen, int dedupe)
+ * set once per span, so they skip the scan over the attributes so far.
+ * key_plain: the key needs no JSON escaping (LIRA_ATTR_PLAIN_KEY). */
+static lira_span_attr *data_slot_ex(lira_span_data *d, const char *key, size_t klen, int dedupe,
+                                    int key_plain)
 {
     if (!d || !key || !klen)
         return NULL;
@@ -113,13 +115,14 @@ static lira_span_attr *data_slot_ex(lira_span_data *d, const char *key, size_t k
         d->dropped_attrs++;
         return NULL;
     }
+    a->plain = key_plain ? LIRA_ATTR_PLAIN_KEY : 0;
     d->nattrs++;
     return a;
 }
 
 static lira_span_attr *data_slot(lira_span_data *d, const char *key)
 {
-    return key ? data_slot_ex(d, key, strlen(key), 1) : NULL;
+    return key ? data_slot_ex(d, key, strlen(key), 1, 0) : NULL;
 }
 
 static lira_span_attr *attr_slot(lira_span *sp, const char *key)
@@ -127,45 +130,57 @@ static lira_span_attr *attr_slot(lira_span *sp, const char *key)
     return sp->started ? data_slot(sp->rec, key) : NULL;
 }
 
-static void data_set_str(lira_span_data *d, lira_span_attr *a, const char *val, size_t len)
+static void data_set_str(lira_span_data *d, lira_span_attr *a, const char *val, size_t len,
+                         int val_plain)
 {
     if (len > LIRA_SPAN_MAX_VALUE)
-        len = LIRA_SPAN_MAX_VALUE;
+        len = LIRA_SPAN_MAX_VALUE;   /* a plain value's prefix is plain */
     if (!arena_put(d, val ? val : "", len, &a->v.s.off, &a->v.s.len)) {
         d->nattrs--;   /* only a new attribute can fail here: it is the last */
         d->dropped_attrs++;
         return;
     }
     a->type = LIRA_ATTR_STR;
+    a->plain = (uint8_t)((a->plain & LIRA_ATTR_PLAIN_KEY) | (val_plain ? LIRA_ATTR_PLAIN_VALUE : 0));
+}
+
+static void set_int(lira_span_attr *a, int64_t v)
+{
+    if (a)
+        a->type = LIRA_ATTR_INT, a->v.i = v;
 }
 
 void lira__span_data_set_str(lira_span_data *d, const char *key, const char *val, size_t len)
 {
     lira_span_attr *a = (val || !len) ? data_slot(d, key) : NULL;
     if (a)
-        data_set_str(d, a, val, len);
+        data_set_str(d, a, val, len, 0);
 }
 
 void lira__span_data_add_str(lira_span_data *d, const char *key, size_t klen, const char *val,
-                             size_t len)
+                             size_t len, unsigned plain)
 {
-    lira_span_attr *a = (val || !len) ? data_slot_ex(d, key, klen, 0) : NULL;
+    lira_span_attr *a = (val || !len) ? data_slot_ex(d, key, klen, 0, plain & LIRA_ATTR_PLAIN_KEY)
+                                      : NULL;
     if (a)
-        data_set_str(d, a, val, len);
+        data_set_str(d, a, val, len, plain & LIRA_ATTR_PLAIN_VALUE);
 }
 
-void lira__span_add_str(lira_span *sp, const char *key, size_t klen, const char *val,
-                        size_t len)
+void lira__span_add_str(lira_span *sp, const char *key, size_t klen, const char *val, size_t len,
+                        unsigned plain)
 {
     if (sp && sp->started)
-        lira__span_data_add_str(sp->rec, key, klen, val, len);
+        lira__span_data_add_str(sp->rec, key, klen, val, len, plain);
 }
 
 void lira__span_add_int(lira_span *sp, const char *key, size_t klen, int64_t v)
 {
-    lira_span_attr *a = sp && sp->started ? data_slot_ex(sp->rec, key, klen, 0) : NULL;
-    if (a)
-        a->type = LIRA_ATTR_INT, a->v.i = v;
+    set_int(sp && sp->started ? data_slot_ex(sp->rec, key, klen, 0, 1) : NULL, v);
+}
+
+void lira__span_set_int(lira_span *sp, const char *key, size_t klen, int64_t v)
+{
+    set_int(sp && sp->started ? data_slot_ex(sp->rec, key, klen, 1, 1) : NULL, v);
 }
 
 void lira_span_set_str(lira_span *sp, const char *key, const char *val, size_t len)
@@ -174,14 +189,12 @@ void lira_span_set_str(lira_span *sp, const char *key, const char *val, size_t l
         return;
     lira_span_attr *a = attr_slot(sp, key);
     if (a)
-        data_set_str(sp->rec, a, val, len);
+        data_set_str(sp->rec, a, val, len, 0);
 }
 
 void lira_span_set_int(lira_span *sp, const char *key, int64_t v)
 {
-    lira_span_attr *a = sp ? attr_slot(sp, key) : NULL;
-    if (a)
-        a->type = LIRA_ATTR_INT, a->v.i = v;
+    set_int(sp ? attr_slot(sp, key) : NULL, v);
 }
 
 void lira_span_set_double(lira_span *sp, const char *key, double v)

@@ -146,9 +146,16 @@ typedef enum lira_attr_type { LIRA_ATTR_STR = 1, LIRA_ATTR_INT, LIRA_ATTR_DOUBLE
 
 /* One attribute of a recorded span; strings live in the span's arena
  * (offsets, so a record can move). */
+/* lira_span_attr.plain: what its writer knew to need no JSON escaping
+ * (printable ASCII without '"' or '\\'), so the encoder copies it as it
+ * is; a string not marked is checked there. */
+#define LIRA_ATTR_PLAIN_KEY   1
+#define LIRA_ATTR_PLAIN_VALUE 2
+
 typedef struct lira_span_attr {
     uint16_t key_off, key_len;
     uint8_t type;                 /* lira_attr_type */
+    uint8_t plain;                /* LIRA_ATTR_PLAIN_* */
     union {
         int64_t i;
         double d;

@@ -4,7 +4,6 @@
  * http.response.status_code, error.type). */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "redact.h"
 #include "status.h"
@@ -24,72 +23,32 @@ static int method_known(const char *m)
     return 0;
 }
 
-/* server.address and server.port from an absolute URL: the host after any
- * userinfo (an IPv6 literal without its brackets) and the written port or
- * the scheme's default. 0 when the URL has no authority. */
-static int url_server(const char *url, const char **host, size_t *hlen, long *port)
-{
-    const char *p = strstr(url, "://");
-    if (!p)
-        return 0;
-    int https = (size_t)(p - url) == 5 && strncasecmp(url, "https", 5) == 0;
-    const char *a = p + 3;
-    size_t alen = strcspn(a, "/?#");
-    const char *at = NULL;
-    for (size_t i = 0; i < alen; i++)
-        if (a[i] == '@')
-            at = a + i;
-    if (at)
-        alen -= (size_t)(at + 1 - a), a = at + 1;
-    const char *colon = NULL;
-    if (alen && a[0] == '[') {
-        const char *close = memchr(a, ']', alen);
-        if (!close)
-            return 0;
-        *host = a + 1, *hlen = (size_t)(close - a - 1);
-        if (close + 1 < a + alen && close[1] == ':')
-            colon = close + 1;
-    } else {
-        colon = memchr(a, ':', alen);
-        *host = a, *hlen = colon ? (size_t)(colon - a) : alen;
-    }
-    *port = https ? 443 : 80;
-    if (colon && colon + 1 < a + alen) {
-        long v = 0;
-        for (const char *q = colon + 1; q < a + alen; q++) {
-            if (*q < '0' || *q > '9' || v > 65535)
-                return *hlen > 0;
-            v = v * 10 + (*q - '0');
-        }
-        if (v <= 65535)
-            *port = v;
-    }
-    return *hlen > 0;
-}
-
 int lira_span_start_http(lira_tracer *t, lira_span *sp, const lira_span_ctx *parent,
                          const char *method, const char *url, int resend_count,
                          const char *name)
 {
-    return lira__span_start_http_memo(t, sp, parent, method, url, resend_count, name, NULL);
+    return lira__span_start_http_url(t, sp, parent, method, url, resend_count, name, NULL);
 }
 
-static void set_url_full(lira_span *sp, const char *url, lira_url_memo *memo)
+/* url.full, server.address and server.port, worked out here. */
+static void set_url_attrs(lira_span *sp, const char *url)
 {
     size_t ulen = strlen(url), rlen = 0;
-    const char *r = lira__url_memo_get(memo, url, ulen, &rlen);
-    if (r) {
-        LIRA__ADD_STR(sp, "url.full", r, rlen);
-        return;
-    }
     char red[LIRA_SPAN_MAX_VALUE + 1];
     lira_redact_url(url, ulen, red, sizeof red, &rlen);
     LIRA__ADD_STR(sp, "url.full", red, strlen(red));
+    const char *host;
+    size_t hlen;
+    long port;
+    if (lira__url_server(url, &host, &hlen, &port)) {
+        LIRA__ADD_STR(sp, "server.address", host, hlen);
+        LIRA__ADD_INT(sp, "server.port", port);
+    }
 }
 
-int lira__span_start_http_memo(lira_tracer *t, lira_span *sp, const lira_span_ctx *parent,
-                               const char *method, const char *url, int resend_count,
-                               const char *name, lira_url_memo *memo)
+int lira__span_start_http_url(lira_tracer *t, lira_span *sp, const lira_span_ctx *parent,
+                              const char *method, const char *url, int resend_count,
+                              const char *name, const lira_url_info *in)
 {
     if (!method || !url)
         return LIRA_EINVAL;
@@ -99,18 +58,21 @@ int lira__span_start_http_memo(lira_tracer *t, lira_span *sp, const lira_span_ct
     if (rc != LIRA_OK || !sp->rec)
         return rc;
     if (known) {
-        LIRA__ADD_STR(sp, "http.request.method", method, strlen(method));
+        LIRA__ADD_PLAIN(sp, "http.request.method", method, strlen(method));
     } else {
-        LIRA__ADD_STR(sp, "http.request.method", "_OTHER", 6);
+        LIRA__ADD_PLAIN(sp, "http.request.method", "_OTHER", 6);
         LIRA__ADD_STR(sp, "http.request.method_original", method, strlen(method));
     }
-    set_url_full(sp, url, memo);
-    const char *host;
-    size_t hlen;
-    long port;
-    if (url_server(url, &host, &hlen, &port)) {
-        LIRA__ADD_STR(sp, "server.address", host, hlen);
-        LIRA__ADD_INT(sp, "server.port", port);
+    if (!in) {
+        set_url_attrs(sp, url);
+    } else {
+        lira__span_add_str(sp, "url.full", 8, in->red, in->red_len,
+                           LIRA_ATTR_PLAIN_KEY | (in->red_plain ? LIRA_ATTR_PLAIN_VALUE : 0));
+        if (in->srv_ok) {
+            lira__span_add_str(sp, "server.address", 14, in->srv_host, in->srv_host_len,
+                               LIRA_ATTR_PLAIN_KEY | (in->srv_plain ? LIRA_ATTR_PLAIN_VALUE : 0));
+            LIRA__ADD_INT(sp, "server.port", in->srv_port);
+        }
     }
     if (resend_count > 0)
         LIRA__ADD_INT(sp, "http.request.resend_count", resend_count);
@@ -134,7 +96,7 @@ void lira__span_http_outcome(lira_span *sp, const lira_http_response *res)
             etype = "cancelled";
         } else {
             if (res->status > 0)
-                lira_span_set_int(sp, "http.response.status_code", res->status);
+                LIRA__SET_INT(sp, "http.response.status_code", res->status);
             if (res->failure != LIRA_FAIL_NONE) {
                 etype = lira_failure_kind(res->failure);
             } else if (res->status >= 400) {

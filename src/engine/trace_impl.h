@@ -48,21 +48,31 @@ void lira__span_data_set_str(lira_span_data *d, const char *key, const char *val
 
 /* Attributes the engine sets once per span (never set before on it): no
  * scan for an existing key. Otherwise as lira_span_set_str/_int; klen is
- * the key's length. ADD_STR/ADD_INT take a literal key. */
+ * the key's length; plain: LIRA_ATTR_PLAIN_* for what is known to need no
+ * JSON escaping. ADD_STR/ADD_INT take a literal key (plain by
+ * construction), ADD_PLAIN a value known plain too. lira__span_set_int: a
+ * literal key that may have been set before (it is replaced). */
 void lira__span_data_add_str(lira_span_data *d, const char *key, size_t klen, const char *val,
-                             size_t len);
+                             size_t len, unsigned plain);
 void lira__span_add_str(lira_span *sp, const char *key, size_t klen, const char *val,
-                        size_t len);
+                        size_t len, unsigned plain);
 void lira__span_add_int(lira_span *sp, const char *key, size_t klen, int64_t v);
-#define LIRA__ADD_STR(sp, k, v, n) lira__span_add_str((sp), (k), sizeof(k) - 1, (v), (n))
+void lira__span_set_int(lira_span *sp, const char *key, size_t klen, int64_t v);
+#define LIRA__ADD_STR(sp, k, v, n) \
+    lira__span_add_str((sp), (k), sizeof(k) - 1, (v), (n), LIRA_ATTR_PLAIN_KEY)
+#define LIRA__ADD_PLAIN(sp, k, v, n)                                  \
+    lira__span_add_str((sp), (k), sizeof(k) - 1, (v), (n),            \
+                       LIRA_ATTR_PLAIN_KEY | LIRA_ATTR_PLAIN_VALUE)
 #define LIRA__ADD_INT(sp, k, v) lira__span_add_int((sp), (k), sizeof(k) - 1, (v))
+#define LIRA__SET_INT(sp, k, v) lira__span_set_int((sp), (k), sizeof(k) - 1, (v))
 
-/* trace_http.c: lira_span_start_http, with url.full taken from the hub's
- * memo of redacted URLs (telemetry_url.h; NULL = redact here). */
-struct lira_url_memo;
-int lira__span_start_http_memo(lira_tracer *t, lira_span *sp, const lira_span_ctx *parent,
-                               const char *method, const char *url, int resend_count,
-                               const char *name, struct lira_url_memo *memo);
+/* trace_http.c: lira_span_start_http, with url.full, server.address and
+ * server.port taken from the hub's memo entry for the URL (telemetry_url.h;
+ * NULL = work them out here). */
+struct lira_url_info;
+int lira__span_start_http_url(lira_tracer *t, lira_span *sp, const lira_span_ctx *parent,
+                              const char *method, const char *url, int resend_count,
+                              const char *name, const struct lira_url_info *in);
 
 /* trace_http.c: the outcome attributes and status of an attempt's span
  * (lira_span_end_http without the end). */

@@ -111,9 +111,11 @@ static void end_single(trace_call *c, lira_tel_call *tc)
         d->has_parent = c->call.has_parent;
         memcpy(d->parent_span_id, c->call.parent_span_id, sizeof d->parent_span_id);
         if (tc->client)
-            lira__span_data_add_str(d, "lira.client", 11, tc->client, strlen(tc->client));
+            lira__span_data_add_str(d, "lira.client", 11, tc->client, strlen(tc->client),
+                                    LIRA_ATTR_PLAIN_KEY);
         if (tc->endpoint)
-            lira__span_data_add_str(d, "url.template", 12, tc->endpoint, strlen(tc->endpoint));
+            lira__span_data_add_str(d, "url.template", 12, tc->endpoint, strlen(tc->endpoint),
+                                    LIRA_ATTR_PLAIN_KEY);
         lira__span_data_submit(d, 1);
     }
     /* tc's ids are the attempt's already (on_attempt_start wrote them). */
@@ -124,11 +126,11 @@ static void call_outcome(trace_call *c, const lira_call_result *r)
 {
     if (!c->call.rec || !r)
         return;
-    lira_span_set_int(&c->call, "lira.attempts", r->attempts);
+    LIRA__SET_INT(&c->call, "lira.attempts", r->attempts);
     char code[16];
     const char *etype = NULL;
     if (r->res) {
-        lira_span_set_int(&c->call, "http.response.status_code", r->res->status);
+        LIRA__SET_INT(&c->call, "http.response.status_code", r->res->status);
         if (r->res->status >= 400)
             snprintf(code, sizeof code, "%d", r->res->status), etype = code;
     } else if (r->kind != LIRA_KIND_NONE) {
@@ -187,9 +189,13 @@ static void on_attempt_start(void *ud, lira_tel_call *tc, int attempt, int64_t n
         c->held = NULL;
     }
     lira_tracer *t = ud;
-    lira__span_start_http_memo(t, &c->attempt, &c->call.ctx, tc->method ? tc->method : "GET",
-                               tc->url ? tc->url : "", attempt - 1, c->name[0] ? c->name : NULL,
-                               lira__telemetry_url_memo(t->e));
+    const lira_url_info *in = NULL;
+    if (c->name[0] && tc->url)   /* recorded: url.full and server.* from the memo */
+        in = lira__url_memo_kept(lira__telemetry_url_memo(t->e), tc->url,
+                                 tc->url_len ? tc->url_len : strlen(tc->url), &tc->url_info,
+                                 &tc->url_gen);
+    lira__span_start_http_url(t, &c->attempt, &c->call.ctx, tc->method ? tc->method : "GET",
+                              tc->url ? tc->url : "", attempt - 1, c->name[0] ? c->name : NULL, in);
     /* The trace and span ids are in the traceparent just written
      * ("00-<trace>-<span>-<flags>"): copy them for the lines. */
     if (traceparent && lira_span_traceparent(&c->attempt, traceparent, cap) == LIRA_OK) {

@@ -4,9 +4,13 @@
 
 #include <stdlib.h>
 
+#include <cjson/cJSON.h>
+
 #include "otlp.h"
 #include "status.h"
+#include "telemetry_url.h"
 #include "trace.h"
+#include "trace_impl.h"
 #include "transport_script.h"
 
 static void id_with_low(uint8_t id[16], uint64_t low)
@@ -276,6 +280,107 @@ static void test_http_attributes_replaceable(void)
     lira_engine_free(e);
 }
 
+/* Two spans' attributes are the same, in the same order. */
+static void same_attrs(const lira_span_data *a, const lira_span_data *b)
+{
+    CHECK_EQ(a->nattrs, b->nattrs);
+    for (size_t i = 0; i < a->nattrs && i < b->nattrs; i++) {
+        const lira_span_attr *x = &a->attrs[i], *y = &b->attrs[i];
+        CHECK(x->key_len == y->key_len &&
+              memcmp(a->arena + x->key_off, b->arena + y->key_off, x->key_len) == 0);
+        CHECK_EQ(x->type, y->type);
+        if (x->type == LIRA_ATTR_STR)
+            CHECK(x->v.s.len == y->v.s.len &&
+                  memcmp(a->arena + x->v.s.off, b->arena + y->v.s.off, x->v.s.len) == 0);
+        else
+            CHECK(x->v.i == y->v.i);
+    }
+}
+
+/* The span's url.full as the encoder writes it, read back by cJSON. */
+static char *encoded_url_full(lira_span_data *d)
+{
+    lira_otlp_config c;
+    CHECK_EQ(lira_otlp_config_default(&c), LIRA_OK);
+    char *body = NULL, *got = NULL;
+    size_t len = 0;
+    CHECK_EQ(lira_otlp_encode(&c, &d, 1, &body, &len), LIRA_OK);
+    cJSON *root = cJSON_Parse(body);
+    cJSON *rs = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "resourceSpans"), 0);
+    cJSON *ss = cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "scopeSpans"), 0);
+    cJSON *sp = cJSON_GetArrayItem(cJSON_GetObjectItem(ss, "spans"), 0), *a;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItem(sp, "attributes"))
+        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(a, "key")), "url.full") == 0) {
+            const char *v = cJSON_GetStringValue(
+                cJSON_GetObjectItem(cJSON_GetObjectItem(a, "value"), "stringValue"));
+            if (v && (got = malloc(strlen(v) + 1)))
+                memcpy(got, v, strlen(v) + 1);
+        }
+    cJSON_Delete(root);
+    free(body);
+    lira_otlp_config_free(&c);
+    return got;
+}
+
+/* The pipeline's spans take url.full, server.address and server.port from
+ * the hub's memo entry for the URL: the same attributes as a span that
+ * works them out itself. The engine's keys, a known method and a redacted
+ * URL or host with nothing to escape are marked plain, so the encoder
+ * copies them as they are; a URL with '"' and '\\' is not, and is escaped. */
+static void test_http_span_from_memo(void)
+{
+    static const char *const urls[] = {
+        "https://u:pw@api.test:8443/orders/42?token=s3cret&x=1",
+        "http://[::1]/x",
+        "HTTPS://api.test/x",
+        "http://api.test:99999/x",
+        "no-authority",
+        "http://api.test/a\"b\\c?q=1",
+    };
+    lira_engine *e = engine();
+    lira_tracer *tr = recording_tracer(e, LIRA_SAMPLER_ALWAYS_ON, 1);
+    lira_url_memo *m = lira__url_memo_new();
+    for (size_t i = 0; i < sizeof urls / sizeof *urls; i++) {
+        const lira_url_info *in = lira__url_memo_info(m, urls[i], strlen(urls[i]));
+        CHECK(in != NULL);
+        lira_span a, b;
+        CHECK_EQ(lira_span_start_http(tr, &a, NULL, "GET", urls[i], 1, NULL), LIRA_OK);
+        CHECK_EQ(lira__span_start_http_url(tr, &b, NULL, "GET", urls[i], 1, NULL, in), LIRA_OK);
+        same_attrs(a.rec, b.rec);
+        const lira_span_attr *method = find_attr(b.rec, "http.request.method"),
+                             *url = find_attr(b.rec, "url.full"),
+                             *host = find_attr(b.rec, "server.address");
+        CHECK_EQ(method->plain, LIRA_ATTR_PLAIN_KEY | LIRA_ATTR_PLAIN_VALUE);
+        CHECK_EQ(url->plain, LIRA_ATTR_PLAIN_KEY | (i < 5 ? LIRA_ATTR_PLAIN_VALUE : 0));
+        CHECK_EQ(find_attr(a.rec, "url.full")->plain, LIRA_ATTR_PLAIN_KEY);
+        CHECK_EQ(host != NULL, i != 4);
+        if (host)
+            CHECK_EQ(host->plain, LIRA_ATTR_PLAIN_KEY | LIRA_ATTR_PLAIN_VALUE);
+        CHECK_EQ(find_attr(b.rec, "server.port") != NULL, i != 4);
+        lira_span_data *da = lira__span_end_hold(&a), *db = lira__span_end_hold(&b);
+        char *wa = encoded_url_full(da), *wb = encoded_url_full(db);
+        CHECK(wa && wb && strcmp(wa, wb) == 0);
+        CHECK(wb && strlen(wb) == in->red_len && memcmp(wb, in->red, in->red_len) == 0);
+        free(wa);
+        free(wb);
+        lira__span_data_submit(da, 0);
+        lira__span_data_submit(db, 0);
+    }
+    /* a value set over the engine's one loses its mark; the key keeps it */
+    lira_span sp;
+    const lira_url_info *in = lira__url_memo_info(m, urls[0], strlen(urls[0]));
+    CHECK_EQ(lira__span_start_http_url(tr, &sp, NULL, "GET", urls[0], 0, NULL, in), LIRA_OK);
+    lira_span_set_str(&sp, "url.full", "x\"y", 3);
+    CHECK_EQ(find_attr(sp.rec, "url.full")->plain, LIRA_ATTR_PLAIN_KEY);
+    lira_span_data *d = lira__span_end_hold(&sp);
+    char *w = encoded_url_full(d);
+    CHECK(w && strcmp(w, "x\"y") == 0);
+    free(w);
+    lira__span_data_submit(d, 0);
+    lira__url_memo_free(m);
+    lira_engine_free(e);
+}
+
 static void test_attribute_caps(void)
 {
     lira_engine *e = engine();
@@ -359,6 +464,7 @@ int main(void)
     RUN(test_unrecorded_spans_propagate);
     RUN(test_http_span_attributes);
     RUN(test_http_attributes_replaceable);
+    RUN(test_http_span_from_memo);
     RUN(test_attribute_caps);
     RUN(test_ratio_consistent_within_trace);
     RUN(test_current_stack);
