@@ -65,6 +65,22 @@ describe("the one-pass JSON decoder", function()
     end
   end)
 
+  it("agrees on strings with a special byte at every offset of an 8-byte word", function()
+    -- the string scan goes a word at a time: a quote, an escape, a control
+    -- byte, UTF-8 (valid or not) or the text's end at each offset
+    local specials = { '\\"', "\\n", "\\u00e9", "\n", "\1", "\xc3\xa9", "\xff", "\xe2\x82\xac", "\x7f" }
+    for len = 0, 20 do
+      for at = 0, len do
+        for _, sp in ipairs(specials) do
+          local body = ("a"):rep(at) .. sp .. ("b"):rep(len - at)
+          agree('"' .. body .. '"')
+          agree('{"k' .. body .. '":["' .. body .. '"]}')
+        end
+        agree('"' .. ("c"):rep(at))   -- unterminated
+      end
+    end
+  end)
+
   it("agrees on containers larger than its batch, repeated keys across batches", function()
     local items, pairs_ = {}, {}
     for i = 1, 100 do
