@@ -82,7 +82,7 @@ static void jb_str(jbuf *b, const char *s, size_t n)
     if (i == n && !b->err && n + 2 < b->cap - b->len) {   /* the usual string, as it is */
         char *p = b->p + b->len;
         p[0] = '"';
-        memcpy(p + 1, s, n);
+        lira_short_copy(p + 1, s, n);
         p[n + 1] = '"';
         b->len += n + 2;
         return;

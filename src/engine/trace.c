@@ -13,6 +13,7 @@
 #include "otlp.h"
 #include "redact.h"
 #include "status.h"
+#include "short_bytes.h"
 #include "trace_impl.h"
 
 
@@ -90,7 +91,7 @@ static int arena_put(lira_span_data *d, const char *s, size_t len, uint16_t *off
 {
     if (len > LIRA_SPAN_ARENA - d->arena_len)
         return 0;
-    memcpy(d->arena + d->arena_len, s, len);
+    lira_short_copy(d->arena + d->arena_len, s, len);   /* keys, short values: no call */
     *off = (uint16_t)d->arena_len;
     *n = (uint16_t)len;
     d->arena_len += len;
