@@ -86,10 +86,46 @@ int lira_span_ctx_traceparent(const lira_span_ctx *c, char *out, size_t cap)
 
 /* ------------------------------------------------------------ records */
 
+/* The record's arena and attribute slots outgrow the record into one block
+ * of the maximum (0: no memory: the caller drops what did not fit). */
+static int grow_arena(lira_span_data *d)
+{
+    char *b = malloc(LIRA_SPAN_ARENA);
+    if (!b)
+        return 0;
+    memcpy(b, d->arena, d->arena_len);
+    d->arena = b;
+    return 1;
+}
+
+static int grow_attrs(lira_span_data *d)
+{
+    lira_span_attr *b = malloc(LIRA_SPAN_MAX_ATTRS * sizeof *b);
+    if (!b)
+        return 0;
+    memcpy(b, d->attrs, d->nattrs * sizeof *b);
+    d->attrs = b;
+    return 1;
+}
+
+/* Back to what the record holds in itself (its blocks freed), for reuse. */
+static void record_shrink(lira_span_data *d)
+{
+    if (d->attrs != d->attrs_inline)
+        free(d->attrs);
+    if (d->arena != d->arena_inline)
+        free(d->arena);
+    d->attrs = d->attrs_inline;
+    d->arena = d->arena_inline;
+}
+
 /* Copy up to `len` bytes into the arena; 0 when it does not fit. */
 static int arena_put(lira_span_data *d, const char *s, size_t len, uint16_t *off, uint16_t *n)
 {
-    if (len > LIRA_SPAN_ARENA - d->arena_len)
+    int grown = d->arena != d->arena_inline;
+    size_t cap = grown ? LIRA_SPAN_ARENA : LIRA_SPAN_INLINE_ARENA;
+    if (len > cap - d->arena_len &&
+        (grown || len > LIRA_SPAN_ARENA - d->arena_len || !grow_arena(d)))
         return 0;
     lira_short_copy(d->arena + d->arena_len, s, len);   /* keys, short values: no call */
     *off = (uint16_t)d->arena_len;
@@ -110,6 +146,10 @@ static lira_span_attr *data_slot_ex(lira_span_data *d, const char *key, size_t k
     for (size_t i = 0; dedupe && i < d->nattrs; i++)
         if (d->attrs[i].key_len == klen && memcmp(d->arena + d->attrs[i].key_off, key, klen) == 0)
             return &d->attrs[i];
+    if (d->nattrs == LIRA_SPAN_INLINE_ATTRS && d->attrs == d->attrs_inline && !grow_attrs(d)) {
+        d->dropped_attrs++;
+        return NULL;
+    }
     lira_span_attr *a = &d->attrs[d->nattrs];
     if (d->nattrs == LIRA_SPAN_MAX_ATTRS || klen > UINT16_MAX ||
         !arena_put(d, key, klen, &a->key_off, &a->key_len)) {
@@ -249,6 +289,8 @@ static lira_span_data *record_new(lira_tracer *t, const lira_span *sp, const cha
     /* Only the header is cleared: the attribute slots and the arena are
      * written before they are read. */
     memset(d, 0, offsetof(lira_span_data, attrs));
+    d->attrs = d->attrs_inline;   /* a spare record was shrunk when it came back */
+    d->arena = d->arena_inline;
     d->arena_len = 0;
     d->tracer = t;
     memcpy(d->trace_id, sp->ctx.trace_id, sizeof d->trace_id);
@@ -394,6 +436,7 @@ void lira_span_data_release(lira_span_data *d)
     if (!d)
         return;
     lira_tracer *t = d->tracer;
+    record_shrink(d);
     /* A tracer whose engine is gone is about to free itself: no reuse. */
     if (t && t->nspare < LIRA_SPAN_SPARE_MAX && !t->engine_gone) {
         d->next = t->spare;

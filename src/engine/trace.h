@@ -139,13 +139,17 @@ typedef enum lira_span_status {
 
 #define LIRA_SPAN_MAX_ATTRS     32    /* attributes per span; more are dropped (counted) */
 #define LIRA_SPAN_ARENA        3072   /* bytes of name, keys and string values per span */
+/* What a record holds in itself (an HTTP span fits); a span that sets more
+ * gets one block of the maximum for its attributes or its arena. */
+#define LIRA_SPAN_INLINE_ATTRS  12
+#define LIRA_SPAN_INLINE_ARENA 512
 #define LIRA_SPAN_MAX_VALUE    1024   /* a string value is cut to this many bytes */
 #define LIRA_SPAN_MAX_NAME      256   /* a span name is cut to this many bytes */
 
 typedef enum lira_attr_type { LIRA_ATTR_STR = 1, LIRA_ATTR_INT, LIRA_ATTR_DOUBLE, LIRA_ATTR_BOOL } lira_attr_type;
 
 /* One attribute of a recorded span; strings live in the span's arena
- * (offsets, so a record can move). */
+ * (offsets: the arena moves when it grows). */
 /* lira_span_attr.plain: what its writer knew to need no JSON escaping
  * (printable ASCII without '"' or '\\'), so the encoder copies it as it
  * is; a string not marked is checked there. */
@@ -184,9 +188,11 @@ typedef struct lira_span_data {
     uint16_t ts_off, ts_len;      /* tracestate (ts_len 0 = none) */
     uint32_t dropped_attrs;       /* over LIRA_SPAN_MAX_ATTRS or the arena */
     size_t nattrs;
-    lira_span_attr attrs[LIRA_SPAN_MAX_ATTRS];
+    lira_span_attr *attrs;        /* attrs_inline, or a block of LIRA_SPAN_MAX_ATTRS */
     size_t arena_len;
-    char arena[LIRA_SPAN_ARENA];
+    char *arena;                  /* arena_inline, or a block of LIRA_SPAN_ARENA */
+    lira_span_attr attrs_inline[LIRA_SPAN_INLINE_ATTRS];
+    char arena_inline[LIRA_SPAN_INLINE_ARENA];
 } lira_span_data;
 
 /* A span, embedded by its owner. Zero it (or let start fill it) before use;
@@ -235,9 +241,9 @@ void lira_span_end(lira_span *sp);
 void lira_span_discard(lira_span *sp);
 
 /* Give back a record the exporter is done with (sent or dropped): its
- * tracer keeps a few for reuse (LIRA_SPAN_SPARE_MAX; a record is about 3.7
- * KB, so the spare list stays small) and frees the rest. NULL is a no-op.
- * Only the exporter (otlp.c) and trace.c call it. */
+ * tracer keeps a few for reuse (LIRA_SPAN_SPARE_MAX; a record is about
+ * 0.8 KB, its blocks for a larger span freed first) and frees the rest.
+ * NULL is a no-op. Only the exporter (otlp.c) and trace.c call it. */
 #define LIRA_SPAN_SPARE_MAX 64
 void lira_span_data_release(lira_span_data *d);
 

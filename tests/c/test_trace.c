@@ -394,8 +394,21 @@ static void test_attribute_caps(void)
     }
     CHECK_EQ(sp.rec->nattrs, LIRA_SPAN_MAX_ATTRS);
     CHECK_EQ(sp.rec->dropped_attrs, 5);
+    /* past what the record holds in itself, the slots moved to a block
+     * and none was lost on the way */
+    CHECK(sp.rec->attrs != sp.rec->attrs_inline);
+    for (int i = 0; i < LIRA_SPAN_MAX_ATTRS; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        CHECK(find_attr(sp.rec, key) && find_attr(sp.rec, key)->v.i == i);
+    }
+    CHECK(sp.rec->name_len == 4 && memcmp(sp.rec->arena + sp.rec->name_off, "caps", 4) == 0);
     lira_span_set_int(&sp, "k3", 99);   /* replacing needs no new slot */
     CHECK_EQ(find_attr(sp.rec, "k3")->v.i, 99);
+    lira_span_discard(&sp);
+    /* its record comes back for the next span as small as a new one */
+    CHECK_EQ(lira_span_start(tr, &sp, "again", LIRA_SPAN_INTERNAL, NULL), LIRA_OK);
+    CHECK(sp.rec->attrs == sp.rec->attrs_inline && sp.rec->arena == sp.rec->arena_inline);
+    CHECK_EQ(sp.rec->nattrs, 0);
     lira_span_end(&sp);
     /* long values are cut; the arena bounds the rest */
     CHECK_EQ(lira_span_start(tr, &sp, "long", LIRA_SPAN_INTERNAL, NULL), LIRA_OK);
@@ -408,10 +421,15 @@ static void test_attribute_caps(void)
     CHECK_EQ(find_attr(sp.rec, "v0")->v.s.len, LIRA_SPAN_MAX_VALUE);
     CHECK_INT(sp.rec->dropped_attrs, >=, 1);
     CHECK_INT(sp.rec->arena_len, <=, LIRA_SPAN_ARENA);
+    CHECK(sp.rec->arena != sp.rec->arena_inline);   /* grew into a block, content kept */
+    CHECK(sp.rec->name_len == 4 && memcmp(sp.rec->arena + sp.rec->name_off, "long", 4) == 0);
+    for (int i = 0; i < LIRA_SPAN_MAX_VALUE; i++)
+        if (sp.rec->arena[find_attr(sp.rec, "v1")->v.s.off + (size_t)i] != 'x')
+            CHECK(!"v1 kept whole");
     lira_span_discard(&sp);
     lira_trace_stats st;
     lira_tracer_stats(tr, &st);
-    CHECK_EQ(st.discarded, 1);
+    CHECK_EQ(st.discarded, 2);
     CHECK_EQ(lira_span_start(tr, &sp, "k", (lira_span_kind)9, NULL), LIRA_EINVAL);
     lira_engine_free(e);
 }
