@@ -24,8 +24,8 @@ struct lira_otlp {
     int timer_retry;               /* the timer waits to resend the held batch */
     lira_span_data **batch;        /* cap max_batch */
     size_t nbatch;
-    char *body;
-    size_t body_len;
+    char *body;                    /* kept across batches (up to BODY_KEEP bytes) */
+    size_t body_len, body_cap;
     int tries;                     /* resends of the held batch so far */
     int64_t prev_delay;
     lira_transport *tp;            /* the transport of the request in flight */
@@ -34,6 +34,8 @@ struct lira_otlp {
     int shutting, closed;
     lira_otlp_stats st;
 };
+
+#define BODY_KEEP (1u << 20)   /* a batch of 512 HTTP spans is ~0.5 MB */
 
 static void kick(lira_otlp *x);
 
@@ -48,8 +50,14 @@ static void drop_batch(lira_otlp *x, int delivered)
     else
         x->st.dropped_failed += x->nbatch;
     x->nbatch = 0;
-    free(x->body);
-    x->body = NULL;
+    /* The next batch is encoded into the same buffer: freeing and growing
+     * half a megabyte per batch made malloc give the pages back and fault
+     * them in again every time. An unusually large one is not kept. */
+    if (x->body_cap > BODY_KEEP) {
+        free(x->body);
+        x->body = NULL;
+        x->body_cap = 0;
+    }
     x->body_len = 0;
     x->tries = 0;
     x->prev_delay = 0;
@@ -65,7 +73,7 @@ static void send_held(lira_otlp *x)
         .headers = (const char *const *)x->hdr_lines,
         .body = x->body,
         .body_len = x->body_len,
-        .body_kept = 1,   /* freed by drop_batch, after the transfer is done */
+        .body_kept = 1,   /* the exporter's: reused for the next batch once this one is done */
         .timeout_ns = x->cfg.timeout_ns,
         .max_body = 64 * 1024,
     };
@@ -90,8 +98,8 @@ static void send_batch(lira_otlp *x)
     }
     if (!x->qhead)
         x->qtail = NULL;
-    if (lira_otlp_encode(&x->cfg, x->batch, x->nbatch, &x->body, &x->body_len) != LIRA_OK) {
-        x->body = NULL;
+    if (lira_otlp_encode_into(&x->cfg, x->batch, x->nbatch, &x->body, &x->body_cap,
+                              &x->body_len) != LIRA_OK) {
         drop_batch(x, 0);
         return;
     }

@@ -108,6 +108,12 @@ void lira_otlp_config_free(lira_otlp_config *c);
 int lira_otlp_encode(const lira_otlp_config *c, lira_span_data *const *spans, size_t n,
                      char **out, size_t *len);
 
+/* The same into a buffer the caller keeps across batches: *buf (malloc'd,
+ * NULL for none yet) of *cap bytes, grown as needed; both are updated
+ * whatever the result, and the buffer stays the caller's to free. */
+int lira_otlp_encode_into(const lira_otlp_config *c, lira_span_data *const *spans, size_t n,
+                          char **buf, size_t *cap, size_t *len);
+
 /* ------------------------------------------------------------ exporter */
 
 typedef struct lira_otlp_stats {

@@ -32,6 +32,8 @@ static int jb_grow(jbuf *b, size_t n)
         return 0;
     }
     size_t need = b->len + n + 1, cap = b->cap ? b->cap : 4096;
+    if (need <= b->cap)
+        return 1;
     while (cap < need)
         cap = cap > (b->max + 1) / 2 ? b->max + 1 : cap * 2;
     char *np = realloc(b->p, cap);
@@ -286,12 +288,13 @@ static void encode_span(jbuf *b, const lira_span_data *d)
     JB_LIT(b, "}");
 }
 
-int lira_otlp_encode(const lira_otlp_config *c, lira_span_data *const *spans, size_t n,
-                     char **out, size_t *len)
+int lira_otlp_encode_into(const lira_otlp_config *c, lira_span_data *const *spans, size_t n,
+                          char **buf, size_t *cap, size_t *len)
 {
-    if (!c || !out || !len || (n && !spans))
+    if (!c || !buf || !cap || !len || (n && !spans))
         return LIRA_EINVAL;
-    jbuf b = { .max = LIRA_OTLP_MAX_BODY - 2, .err = LIRA_OK };   /* body + NUL below the cap */
+    jbuf b = {.p = *buf, .cap = *buf ? *cap : 0, .max = LIRA_OTLP_MAX_BODY - 2,
+              .err = LIRA_OK};   /* body + NUL below the cap */
     /* Sized for the batch up front (an HTTP span is ~1 KB): growing by
      * doubling from 4 KB copied a 512-span body ~7 times. */
     size_t guess = 1024 + n * 1024;
@@ -314,12 +317,27 @@ int lira_otlp_encode(const lira_otlp_config *c, lira_span_data *const *spans, si
         encode_span(&b, spans[i]);
     }
     JB_LIT(&b, "]}]}]}");
-    if (b.err) {
-        free(b.p);
+    *buf = b.p;   /* grown or not, still the caller's */
+    *cap = b.cap;
+    if (b.err)
         return b.err;
-    }
     b.p[b.len] = '\0';   /* jb_grow always left room for it */
-    *out = b.p;
     *len = b.len;
+    return LIRA_OK;
+}
+
+int lira_otlp_encode(const lira_otlp_config *c, lira_span_data *const *spans, size_t n,
+                     char **out, size_t *len)
+{
+    if (!out)
+        return LIRA_EINVAL;
+    char *buf = NULL;
+    size_t cap = 0;
+    int rc = lira_otlp_encode_into(c, spans, n, &buf, &cap, len);
+    if (rc != LIRA_OK) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
     return LIRA_OK;
 }

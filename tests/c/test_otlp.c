@@ -12,6 +12,7 @@
 #include "status.h"
 #include "telemetry.h"
 #include "trace.h"
+#include "trace_impl.h"
 #include "transport_script.h"
 
 #define MS (INT64_C(1000000))
@@ -384,6 +385,55 @@ static void test_batch_by_size_and_delay(void)
     lira_engine_free(f.e);
 }
 
+/* The exporter encodes every batch into the one buffer it keeps: each
+ * request still carries its own batch. Encoding into a kept buffer gives
+ * the bytes a fresh one does, in place when it is big enough. */
+static void test_body_buffer_reused(void)
+{
+    fx f;
+    fx_open(&f, 100, 4, SEC, LIRA_SAMPLER_ALWAYS_ON);
+    push_ok(&f, 200, 3);
+    spans(&f, 4);
+    run_all(&f);
+    spans(&f, 4);
+    run_all(&f);
+    spans(&f, 1);
+    run_all(&f);
+    CHECK_EQ(lira_script_count(f.t), 3);
+    const int want[] = {4, 4, 1};
+    for (size_t i = 0; i < 3; i++) {
+        cJSON *j = request_json(&f, i);
+        CHECK(j != NULL);
+        CHECK_EQ(cJSON_GetArraySize(spans_of(j)), want[i]);
+        cJSON_Delete(j);
+    }
+    lira_span_data *d[3];
+    const char *names[] = {"first", "second \"quoted\"", "third"};
+    for (int i = 0; i < 3; i++) {
+        lira_span sp;
+        CHECK_EQ(lira_span_start(f.tr, &sp, names[i], LIRA_SPAN_INTERNAL, NULL), LIRA_OK);
+        lira_span_set_int(&sp, "n", i);
+        d[i] = lira__span_end_hold(&sp);
+    }
+    const lira_otlp_config *c = lira_otlp_get_config(f.x);
+    char *buf = NULL, *ref = NULL;
+    size_t cap = 0, len = 0, rlen = 0;
+    for (size_t n = 3; n >= 1; n--) {   /* 3 spans, then fewer into the same buffer */
+        char *before = buf;
+        CHECK_EQ(lira_otlp_encode_into(c, d, n, &buf, &cap, &len), LIRA_OK);
+        if (before)
+            CHECK(buf == before);
+        CHECK_EQ(lira_otlp_encode(c, d, n, &ref, &rlen), LIRA_OK);
+        CHECK(len == rlen && memcmp(buf, ref, len + 1) == 0);
+        free(ref);
+    }
+    CHECK_EQ(lira_otlp_encode_into(NULL, d, 1, &buf, &cap, &len), LIRA_EINVAL);
+    free(buf);
+    for (int i = 0; i < 3; i++)
+        lira__span_data_submit(d[i], 0);
+    lira_engine_free(f.e);
+}
+
 static void test_retry_on_503(void)
 {
     fx f;
@@ -487,6 +537,7 @@ int main(void)
     RUN(test_encoding_fields);
     RUN(test_call_span_shapes);
     RUN(test_batch_by_size_and_delay);
+    RUN(test_body_buffer_reused);
     RUN(test_retry_on_503);
     RUN(test_retries_bounded_and_4xx_not_retried);
     RUN(test_queue_drops);
