@@ -86,10 +86,14 @@ int lira_span_ctx_traceparent(const lira_span_ctx *c, char *out, size_t cap)
 
 /* ------------------------------------------------------------ records */
 
-/* The record's arena and attribute slots outgrow the record into one block
- * of the maximum (0: no memory: the caller drops what did not fit). */
-static int grow_arena(lira_span_data *d)
+/* Room for len more bytes in an arena that has run out of it: the record's
+ * own arena moves to one block of the maximum (0: past the maximum, or no
+ * memory: the caller drops what did not fit). Out of line: arena_put runs
+ * for every key and value, this for few spans. */
+__attribute__((noinline)) static int arena_room(lira_span_data *d, size_t len)
 {
+    if (d->arena != d->arena_inline || len > LIRA_SPAN_ARENA - d->arena_len)
+        return 0;
     char *b = malloc(LIRA_SPAN_ARENA);
     if (!b)
         return 0;
@@ -98,7 +102,8 @@ static int grow_arena(lira_span_data *d)
     return 1;
 }
 
-static int grow_attrs(lira_span_data *d)
+/* The same for the attribute slots. */
+__attribute__((noinline)) static int grow_attrs(lira_span_data *d)
 {
     lira_span_attr *b = malloc(LIRA_SPAN_MAX_ATTRS * sizeof *b);
     if (!b)
@@ -120,12 +125,10 @@ static void record_shrink(lira_span_data *d)
 }
 
 /* Copy up to `len` bytes into the arena; 0 when it does not fit. */
-static int arena_put(lira_span_data *d, const char *s, size_t len, uint16_t *off, uint16_t *n)
+static inline int arena_put(lira_span_data *d, const char *s, size_t len, uint16_t *off, uint16_t *n)
 {
-    int grown = d->arena != d->arena_inline;
-    size_t cap = grown ? LIRA_SPAN_ARENA : LIRA_SPAN_INLINE_ARENA;
-    if (len > cap - d->arena_len &&
-        (grown || len > LIRA_SPAN_ARENA - d->arena_len || !grow_arena(d)))
+    size_t cap = d->arena == d->arena_inline ? LIRA_SPAN_INLINE_ARENA : LIRA_SPAN_ARENA;
+    if (len > cap - d->arena_len && !arena_room(d, len))
         return 0;
     lira_short_copy(d->arena + d->arena_len, s, len);   /* keys, short values: no call */
     *off = (uint16_t)d->arena_len;
