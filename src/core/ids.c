@@ -4,7 +4,6 @@
 
 #include "status.h"
 
-/* Writes 2n hex characters, no NUL. */
 /* The two hex digits of every byte: one 2-byte copy per byte, as ids are
  * formatted for every outbound request (traceparent) and log line. */
 static const char hex_pairs[513] =
@@ -17,7 +16,7 @@ static const char hex_pairs[513] =
     "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
     "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
-static void hex_encode(const uint8_t *b, size_t n, char *out)
+void lira_hex_lower(const uint8_t *b, size_t n, char *out)
 {
     for (size_t i = 0; i < n; i++)
         memcpy(out + 2 * i, hex_pairs + 2 * b[i], 2);
@@ -110,7 +109,7 @@ int lira_uuid4_from_bytes(const uint8_t bytes[16], char *out, size_t cap)
     for (int g = 0; g < 5; g++) {
         if (g > 0)
             out[o++] = '-';
-        hex_encode(b + start, (size_t)(group_end[g] - start), out + o);
+        lira_hex_lower(b + start, (size_t)(group_end[g] - start), out + o);
         o += 2 * (size_t)(group_end[g] - start);
         start = group_end[g];
     }
@@ -163,7 +162,7 @@ static int format_hex_id(const uint8_t *id, size_t n, char *out, size_t cap)
         out[0] = '\0';
         return LIRA_EINVAL;
     }
-    hex_encode(id, n, out);
+    lira_hex_lower(id, n, out);
     out[2 * n] = '\0';
     return LIRA_OK;
 }
@@ -192,11 +191,11 @@ int lira_traceparent_format(const lira_traceparent *tp, char *out, size_t cap)
     out[0] = '0';
     out[1] = '0';
     out[2] = '-';
-    hex_encode(tp->trace_id, LIRA_TRACE_ID_SIZE, out + 3);
+    lira_hex_lower(tp->trace_id, LIRA_TRACE_ID_SIZE, out + 3);
     out[35] = '-';
-    hex_encode(tp->span_id, LIRA_SPAN_ID_SIZE, out + 36);
+    lira_hex_lower(tp->span_id, LIRA_SPAN_ID_SIZE, out + 36);
     out[52] = '-';
-    hex_encode(&tp->flags, 1, out + 53);
+    lira_hex_lower(&tp->flags, 1, out + 53);
     out[55] = '\0';
     return LIRA_OK;
 }

@@ -54,6 +54,10 @@ int lira_uuid4(lira_rng *rng, char *out, size_t cap);
 int lira_trace_id_new(lira_rng *rng, uint8_t id[LIRA_TRACE_ID_SIZE]);
 int lira_span_id_new(lira_rng *rng, uint8_t id[LIRA_SPAN_ID_SIZE]);
 
+/* The lower-case hex of b[0..n): 2n characters into out, no NUL (the
+ * writers that put ids straight into a line or a body). */
+void lira_hex_lower(const uint8_t *b, size_t n, char *out);
+
 /* Lower-case hex of a trace-id (32 chars) / span-id (16 chars) into out.
  * LIRA_EINVAL when id or out is NULL; LIRA_ETOOBIG when cap is below
  * LIRA_TRACE_ID_HEX_SIZE / LIRA_SPAN_ID_HEX_SIZE. All-zero ids are formatted

@@ -11,6 +11,7 @@
 
 #include "otlp.h"
 #include "decimal.h"
+#include "ids.h"
 #include "json_plain.h"
 #include "short_bytes.h"
 #include "status.h"
@@ -140,24 +141,14 @@ static void jb_key_plain(jbuf *b, const char *k, size_t n)
     b->len += ol + n + cl;
 }
 
-/* An id as a JSON string of lowercase hex, a byte (two digits) at a time. */
+/* An id as a JSON string of lowercase hex, straight into the body. */
 static void jb_hex(jbuf *b, const uint8_t *id, size_t n)
 {
-    static const char hex2[513] =
-        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-        "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
-        "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
-        "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
-        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
-        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
-        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
-        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
     if (b->len + 2 * n + 2 >= b->cap && !jb_grow(b, 2 * n + 2))
         return;
     char *p = b->p + b->len;
     p[0] = '"';
-    for (size_t i = 0; i < n; i++)
-        memcpy(p + 1 + 2 * i, hex2 + 2 * id[i], 2);
+    lira_hex_lower(id, n, p + 1);
     p[2 * n + 1] = '"';
     b->len += 2 * n + 2;
 }

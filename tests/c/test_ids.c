@@ -95,6 +95,24 @@ static void test_uuid4_small_buffer_and_null(void)
     CHECK_EQ(lira_uuid4(&r, NULL, sizeof out), LIRA_EINVAL);
 }
 
+/* Every byte value as two lower-case digits, exactly 2n characters. */
+static void test_hex_lower(void)
+{
+    uint8_t b[256];
+    char out[2 * 256 + 1], want[3];
+    for (int i = 0; i < 256; i++)
+        b[i] = (uint8_t)i;
+    memset(out, '#', sizeof out);
+    lira_hex_lower(b, 256, out);
+    CHECK_EQ(out[512], '#');
+    for (int i = 0; i < 256; i++) {
+        snprintf(want, sizeof want, "%02x", i);
+        CHECK(out[2 * i] == want[0] && out[2 * i + 1] == want[1]);
+    }
+    lira_hex_lower(b, 0, out);   /* nothing written */
+    CHECK_EQ(out[0], '0');
+}
+
 static void test_trace_and_span_ids(void)
 {
     lira_rng r;
@@ -253,6 +271,7 @@ int main(void)
     RUN(test_uuid4_from_known_bytes);
     RUN(test_uuid4_format_and_uniqueness);
     RUN(test_uuid4_small_buffer_and_null);
+    RUN(test_hex_lower);
     RUN(test_trace_and_span_ids);
     RUN(test_traceparent_parse_table);
     RUN(test_traceparent_parse_is_length_bounded);
