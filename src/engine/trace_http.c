@@ -66,11 +66,10 @@ int lira__span_start_http_url(lira_tracer *t, lira_span *sp, const lira_span_ctx
     if (!in) {
         set_url_attrs(sp, url);
     } else {
-        lira__span_add_str(sp, "url.full", 8, in->red, in->red_len,
-                           LIRA_ATTR_PLAIN_KEY | (in->red_plain ? LIRA_ATTR_PLAIN_VALUE : 0));
+        LIRA__ADD_MARKED(sp, "url.full", in->red, in->red_len, in->red_plain);
         if (in->srv_ok) {
-            lira__span_add_str(sp, "server.address", 14, in->srv_host, in->srv_host_len,
-                               LIRA_ATTR_PLAIN_KEY | (in->srv_plain ? LIRA_ATTR_PLAIN_VALUE : 0));
+            LIRA__ADD_MARKED(sp, "server.address", in->srv_host, in->srv_host_len,
+                             in->srv_plain);
             LIRA__ADD_INT(sp, "server.port", in->srv_port);
         }
     }

@@ -50,19 +50,23 @@ void lira__span_data_set_str(lira_span_data *d, const char *key, const char *val
  * scan for an existing key. Otherwise as lira_span_set_str/_int; klen is
  * the key's length; plain: LIRA_ATTR_PLAIN_* for what is known to need no
  * JSON escaping. ADD_STR/ADD_INT take a literal key (plain by
- * construction), ADD_PLAIN a value known plain too. lira__span_set_int: a
- * literal key that may have been set before (it is replaced). */
+ * construction), ADD_PLAIN a value known plain too, ADD_MARKED one whose
+ * plainness is given; DATA_ADD_STR is ADD_STR on a held record.
+ * lira__span_set_int: a literal key that may have been set before (it is
+ * replaced). */
 void lira__span_data_add_str(lira_span_data *d, const char *key, size_t klen, const char *val,
                              size_t len, unsigned plain);
 void lira__span_add_str(lira_span *sp, const char *key, size_t klen, const char *val,
                         size_t len, unsigned plain);
 void lira__span_add_int(lira_span *sp, const char *key, size_t klen, int64_t v);
 void lira__span_set_int(lira_span *sp, const char *key, size_t klen, int64_t v);
-#define LIRA__ADD_STR(sp, k, v, n) \
-    lira__span_add_str((sp), (k), sizeof(k) - 1, (v), (n), LIRA_ATTR_PLAIN_KEY)
-#define LIRA__ADD_PLAIN(sp, k, v, n)                                  \
+#define LIRA__ADD_MARKED(sp, k, v, n, vplain)                         \
     lira__span_add_str((sp), (k), sizeof(k) - 1, (v), (n),            \
-                       LIRA_ATTR_PLAIN_KEY | LIRA_ATTR_PLAIN_VALUE)
+                       LIRA_ATTR_PLAIN_KEY | ((vplain) ? LIRA_ATTR_PLAIN_VALUE : 0))
+#define LIRA__ADD_STR(sp, k, v, n) LIRA__ADD_MARKED(sp, k, v, n, 0)
+#define LIRA__ADD_PLAIN(sp, k, v, n) LIRA__ADD_MARKED(sp, k, v, n, 1)
+#define LIRA__DATA_ADD_STR(d, k, v, n) \
+    lira__span_data_add_str((d), (k), sizeof(k) - 1, (v), (n), LIRA_ATTR_PLAIN_KEY)
 #define LIRA__ADD_INT(sp, k, v) lira__span_add_int((sp), (k), sizeof(k) - 1, (v))
 #define LIRA__SET_INT(sp, k, v) lira__span_set_int((sp), (k), sizeof(k) - 1, (v))
 

@@ -111,11 +111,9 @@ static void end_single(trace_call *c, lira_tel_call *tc)
         d->has_parent = c->call.has_parent;
         memcpy(d->parent_span_id, c->call.parent_span_id, sizeof d->parent_span_id);
         if (tc->client)
-            lira__span_data_add_str(d, "lira.client", 11, tc->client, strlen(tc->client),
-                                    LIRA_ATTR_PLAIN_KEY);
+            LIRA__DATA_ADD_STR(d, "lira.client", tc->client, strlen(tc->client));
         if (tc->endpoint)
-            lira__span_data_add_str(d, "url.template", 12, tc->endpoint, strlen(tc->endpoint),
-                                    LIRA_ATTR_PLAIN_KEY);
+            LIRA__DATA_ADD_STR(d, "url.template", tc->endpoint, strlen(tc->endpoint));
         lira__span_data_submit(d, 1);
     }
     /* tc's ids are the attempt's already (on_attempt_start wrote them). */
