@@ -434,6 +434,29 @@ static void test_attribute_caps(void)
     lira_engine_free(e);
 }
 
+/* Released records wait for the next spans, up to LIRA_SPAN_SPARE_MAX (a
+ * default batch); past that they are freed. */
+static void test_spare_records_bounded(void)
+{
+    lira_engine *e = engine();
+    lira_tracer *tr = recording_tracer(e, LIRA_SAMPLER_ALWAYS_ON, 1);
+    enum { N = LIRA_SPAN_SPARE_MAX + 10 };
+    static lira_span sp[N];
+    CHECK_INT(LIRA_SPAN_SPARE_MAX, >=, 512);   /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE's default */
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(lira_span_start(tr, &sp[i], "s", LIRA_SPAN_INTERNAL, NULL), LIRA_OK);
+    CHECK_EQ(tr->nspare, 0);
+    for (int i = 0; i < N; i++)
+        lira_span_discard(&sp[i]);
+    CHECK_EQ(tr->nspare, LIRA_SPAN_SPARE_MAX);
+    lira_span_data *first = tr->spare;
+    CHECK_EQ(lira_span_start(tr, &sp[0], "again", LIRA_SPAN_INTERNAL, NULL), LIRA_OK);
+    CHECK(sp[0].rec == first);
+    CHECK_EQ(tr->nspare, LIRA_SPAN_SPARE_MAX - 1);
+    lira_span_discard(&sp[0]);
+    lira_engine_free(e);
+}
+
 static void test_ratio_consistent_within_trace(void)
 {
     lira_engine *e = engine();
@@ -484,6 +507,7 @@ int main(void)
     RUN(test_http_attributes_replaceable);
     RUN(test_http_span_from_memo);
     RUN(test_attribute_caps);
+    RUN(test_spare_records_bounded);
     RUN(test_ratio_consistent_within_trace);
     RUN(test_current_stack);
     return check_summary();
