@@ -55,8 +55,10 @@ M.metrics = core.metrics
 
 -- Traces (§9, docs/observability.md): lira.trace.span(name, fn) runs fn(span)
 -- inside a child span of the current one; lira.trace.current() returns
--- trace_id, span_id, traceparent (nil outside any span).
-M.trace = { span = core.trace_span, current = core.trace_current }
+-- trace_id, span_id, traceparent (nil outside any span); lira.trace.flush()
+-- sends the ended spans now and waits for the collector (lira/trace.lua).
+M.trace = { span = core.trace_span, current = core.trace_current,
+            flush = function(...) return require("lira.trace").flush(...) end }
 
 -- Webhooks (§7, docs/webhooks.md): lira.webhook.verify{...} checks a received
 -- delivery's signature (Standard Webhooks, Stripe, GitHub, generic HMAC).

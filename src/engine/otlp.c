@@ -294,6 +294,11 @@ void lira_otlp_flush(lira_otlp *x)
     kick(x);
 }
 
+size_t lira_otlp_pending(const lira_otlp *x)
+{
+    return x ? x->qlen + x->nbatch : 0;
+}
+
 static void drop_queue(lira_otlp *x)
 {
     while (x->qhead) {

@@ -140,6 +140,10 @@ int lira_otlp_enqueue(lira_otlp *x, lira_span_data *d);
 /* Send what is queued now, without waiting for the batch delay (async). */
 void lira_otlp_flush(lira_otlp *x);
 
+/* Spans not yet delivered or dropped: queued, or in the batch being sent or
+ * waiting to be resent. 0 for NULL. */
+size_t lira_otlp_pending(const lira_otlp *x);
+
 /* The synchronous, bounded flush of engine shutdown (see the top): at most
  * timeout_ns of real time. Afterwards the exporter accepts no more spans.
  * Returns LIRA_OK when everything was delivered or dropped by the

@@ -326,6 +326,13 @@ lira_otlp *lira_tracer_exporter(const lira_tracer *t);
 
 void lira_tracer_stats(const lira_tracer *t, lira_trace_stats *out);
 
+/* OpenTelemetry's ForceFlush, one step: send the ended spans now instead of
+ * at the batch delay (asynchronous, as lira_otlp_flush) and return how many
+ * are still on their way (lira_otlp_pending). 0 with no exporter or NULL.
+ * Called again while spans are pending it sends the next batch as soon as
+ * the one in flight is answered; lira.trace.flush loops on it. */
+size_t lira_tracer_flush(lira_tracer *t);
+
 /* The C-level current span (see the top): push a context (copied; depth is
  * capped at LIRA_TRACE_STACK_MAX: LIRA_ETOOBIG), pop it, read the top (NULL
  * when empty). */

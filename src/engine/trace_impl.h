@@ -1,4 +1,4 @@
-/* trace_impl.h — the tracer record that trace.c and trace_sink.c share.
+/* trace_impl.h — the tracer record that trace.c, trace_tracer.c and trace_sink.c share.
  * Internal to src/engine: other layers use trace.h. */
 #ifndef LIRA_TRACE_IMPL_H
 #define LIRA_TRACE_IMPL_H

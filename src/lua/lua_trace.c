@@ -225,6 +225,15 @@ static int l_current(lua_State *L)
     return push_ids(L, &c);
 }
 
+/* core.trace_flush_step() -> spans still on their way to the collector,
+ * having sent what was queued (lira_tracer_flush); lira.trace.flush
+ * (lua/lira/trace.lua) waits on it. */
+static int l_flush_step(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)lira_tracer_flush(lira_tracer_peek(lira_lua_engine(L))));
+    return 1;
+}
+
 void lira_lua_open_trace(lua_State *L, int mod)
 {
     static const luaL_Reg methods[] = {
@@ -243,4 +252,6 @@ void lira_lua_open_trace(lua_State *L, int mod)
     lua_setfield(L, mod, "trace_span_remote");
     lua_pushcfunction(L, l_current);
     lua_setfield(L, mod, "trace_current");
+    lua_pushcfunction(L, l_flush_step);
+    lua_setfield(L, mod, "trace_flush_step");
 }
