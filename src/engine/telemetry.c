@@ -172,7 +172,8 @@ void lira_telemetry_call_start(lira_telemetry *t, lira_tel_call *tc, int64_t now
     tc->server_len = 0;
     tc->url_info = NULL;
     tc->url_gen = 0;
-    if (!t->metrics_off && tc->url) {
+    tc->metrics_on = !t->metrics_off;
+    if (tc->metrics_on && tc->url) {
         const lira_url_info *in = url_info(t, tc);
         if (in) {
             memcpy(tc->server_address, in->host, in->host_len + 1);
@@ -185,7 +186,7 @@ void lira_telemetry_call_start(lira_telemetry *t, lira_tel_call *tc, int64_t now
     if (t->has_sink && t->sink.call_start)
         t->sink.call_start(t->sink.ud, tc, now, wall);
     tc->metrics_site = NULL;
-    if (!t->metrics_off) {
+    if (tc->metrics_on) {
         const char *c = or_unknown(tc->client);
         tel_site *st = lira__tel_sites_site(t->sites, c, tc->endpoint ? tc->endpoint : "",
                                             len_of(tc->endpoint, tc->endpoint_len));
@@ -264,7 +265,7 @@ void lira_telemetry_attempt_end(lira_telemetry *t, lira_tel_call *tc,
         return;
     if (t->has_sink && t->sink.attempt_end)
         t->sink.attempt_end(t->sink.ud, tc, a, now, wall);
-    if (!t->metrics_off)
+    if (tc->metrics_on)
         attempt_metrics(t, tc, a);
     if (!lira_log_enabled(t->log, LIRA_LOG_DEBUG))
         return;
@@ -318,7 +319,7 @@ void lira_telemetry_call_end(lira_telemetry *t, lira_tel_call *tc, const lira_ca
     tc->started = 0;
     if (t->has_sink && t->sink.call_end)
         t->sink.call_end(t->sink.ud, tc, r, now, wall);
-    if (!t->metrics_off)
+    if (tc->metrics_on)
         call_metrics(t, tc, r, now);
     int status = r->res ? r->res->status : r->status;
     int failed = r->kind != LIRA_KIND_NONE || status >= 500;
@@ -371,7 +372,8 @@ void lira_telemetry_breaker_state(lira_telemetry *t, const char *client, lira_br
 void lira_telemetry_limiter_wait(lira_telemetry *t, const lira_tel_call *tc, int64_t wait_ns,
                                  double tokens)
 {
-    if (!t || !tc || t->metrics_off)
+    /* a call follows the setting it started with; a bare tc, the hub's now */
+    if (!t || !tc || !(tc->started ? tc->metrics_on : !t->metrics_off))
         return;
     const char *client = or_unknown(tc->client);
     const tel_site *st = tc->metrics_site;   /* the call's: its client's entry at hand */

@@ -71,6 +71,8 @@ typedef struct lira_tel_call {
     char server_address[LIRA_TEL_HOST_MAX];
     size_t server_len;               /* strlen(server_address) */
     void *metrics_site;              /* the hub's series cache entry, or NULL */
+    int metrics_on;                  /* counted in the built-in metrics (they were on
+                                        when it started): all its updates follow that */
     const struct lira_url_info *url_info;   /* the URL memo's facts, while url_gen holds */
     uint64_t url_gen;
     /* --- the trace sink's: the ids the next log line of this call carries
@@ -138,6 +140,15 @@ lira_log *lira_telemetry_log(lira_telemetry *t);
 void lira_telemetry_flush(lira_engine *e);
 
 lira_metrics *lira_telemetry_metrics(lira_telemetry *t);
+
+/* Turn the built-in metric updates on or off while the hub runs (the
+ * LIRA_METRICS=off of lira_telemetry_options_default, at any time). A call
+ * follows the setting it started with, all the way: the in-flight gauge
+ * never counts a call it did not count at its start. Series already made
+ * stay in lira.metrics.text(). NULL: no-op; lira_telemetry_metrics_on(NULL)
+ * is 0. */
+void lira_telemetry_set_metrics(lira_telemetry *t, int on);
+int lira_telemetry_metrics_on(const lira_telemetry *t);
 
 /* Replace the sink (the old one is destroyed); NULL removes it. */
 int lira_telemetry_set_sink(lira_telemetry *t, const lira_telemetry_sink *s);

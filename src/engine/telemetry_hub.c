@@ -238,6 +238,17 @@ lira_metrics *lira_telemetry_metrics(lira_telemetry *t)
     return t ? t->metrics : NULL;
 }
 
+void lira_telemetry_set_metrics(lira_telemetry *t, int on)
+{
+    if (t)
+        t->metrics_off = !on;
+}
+
+int lira_telemetry_metrics_on(const lira_telemetry *t)
+{
+    return t && !t->metrics_off;
+}
+
 int lira_telemetry_set_sink(lira_telemetry *t, const lira_telemetry_sink *s)
 {
     if (!t)

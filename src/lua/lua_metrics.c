@@ -310,6 +310,24 @@ static void new_mt(lua_State *L, const char *name, const luaL_Reg *methods)
     lua_pop(L, 1);
 }
 
+/* core.metrics_builtin([on]) -> whether the built-in per-call metrics are
+ * updated, after turning them on or off when `on` is given (a boolean).
+ * Not part of lira.metrics: scripts/bench_http's in-process A/B of the
+ * telemetry switches it between blocks of calls (bench/README.md). */
+static int l_builtin(lua_State *L)
+{
+    lira_telemetry *t = NULL;
+    int rc = lira_telemetry_get(lira_lua_engine(L), &t);
+    if (rc != LIRA_OK)
+        return luaL_error(L, "lira.metrics: cannot set up metrics: %s", lira_strerror(rc));
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_argexpected(L, lua_isboolean(L, 1), 1, "boolean");
+        lira_telemetry_set_metrics(t, lua_toboolean(L, 1));
+    }
+    lua_pushboolean(L, lira_telemetry_metrics_on(t));
+    return 1;
+}
+
 void lira_lua_open_metrics(lua_State *L, int mod)
 {
     static const luaL_Reg counter_m[] = {{"inc", c_inc}, {NULL, NULL}};
@@ -325,4 +343,6 @@ void lira_lua_open_metrics(lua_State *L, int mod)
     new_mt(L, HISTOGRAM_MT, hist_m);
     luaL_newlib(L, fns);
     lua_setfield(L, mod, "metrics");
+    lua_pushcfunction(L, l_builtin);
+    lua_setfield(L, mod, "metrics_builtin");
 }

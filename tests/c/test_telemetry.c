@@ -536,6 +536,46 @@ static void test_limiter_wait_series(void)
     unlink(path);
 }
 
+/* Metrics turned off and on while calls run: each call keeps the setting it
+ * started with, so the in-flight gauge comes back to 0 and a call is counted
+ * whole or not at all. */
+static void test_metrics_switched_mid_call(void)
+{
+    lira_telemetry *t = hub(LIRA_LOG_OFF);
+    CHECK(lira_telemetry_metrics_on(t) && !lira_telemetry_metrics_on(NULL));
+    lira_tel_call counted, uncounted;
+    setup_call(&counted);
+    setup_call(&uncounted);
+    lira_telemetry_call_start(t, &counted, 0, WALL);        /* on: counted */
+    lira_telemetry_set_metrics(t, 0);
+    lira_telemetry_call_start(t, &uncounted, 0, WALL);      /* off: not */
+    lira_telemetry_set_metrics(t, 1);
+    lira_http_response *r = resp(200, LIRA_FAIL_NONE);
+    lira_call_attempt a = {1, r, 0, 10 * MS, LIRA_RR_NONE, -1};
+    lira_call_result res = {.res = r, .kind = LIRA_KIND_NONE, .attempts = 1,
+                            .stop = LIRA_STOP_SUCCESS, .status = 200};
+    lira_telemetry_limiter_wait(t, &uncounted, 5 * MS, 3);
+    lira_telemetry_attempt_end(t, &uncounted, &a, 10 * MS, WALL);
+    lira_telemetry_call_end(t, &uncounted, &res, 10 * MS, WALL);
+    lira_telemetry_set_metrics(t, 0);
+    lira_telemetry_limiter_wait(t, &counted, 2 * MS, 4);
+    lira_telemetry_attempt_end(t, &counted, &a, 10 * MS, WALL);
+    lira_telemetry_call_end(t, &counted, &res, 10 * MS, WALL);
+    CHECK(!lira_telemetry_metrics_on(t));
+    char *m = NULL;
+    CHECK_EQ(lira_metrics_text(lira_telemetry_metrics(t), &m, NULL), LIRA_OK);
+    CHECK(m && strstr(m, "lira_client_in_flight{client=\"shop\"} 0\n"));
+    CHECK(m && strstr(m, "lira_client_requests_total{client=\"shop\",endpoint=\"/orders/{id}\","
+                         "status_class=\"2xx\"} 1\n"));
+    CHECK(m && strstr(m, "lira_client_attempts_total{client=\"shop\",endpoint=\"/orders/{id}\"} 1\n"));
+    CHECK(m && strstr(m, "lira_limiter_wait_seconds_count{client=\"shop\"} 1\n"));
+    CHECK(m && strstr(m, "lira_limiter_tokens{client=\"shop\"} 4\n"));
+    free(m);
+    lira_http_response_free(r);
+    lira_telemetry_free(t);
+    unlink(path);
+}
+
 /* A user's field cannot claim the engine's no-escaping promise. */
 static void test_user_fields_escaped(void)
 {
@@ -611,6 +651,7 @@ int main(void)
     RUN(test_url_memo_head);
     RUN(test_call_line_head);
     RUN(test_limiter_wait_series);
+    RUN(test_metrics_switched_mid_call);
     RUN(test_call_outlives_its_memo_entry);
     RUN(test_user_fields_escaped);
     return check_summary();
