@@ -174,6 +174,12 @@ int lira_log_write(lira_log *l, lira_log_level lv, int64_t now_ns, int64_t wall_
 /* Whether lines are JSON (not the text format); 0 for NULL. */
 int lira_log_is_json(const lira_log *l);
 
+/* How a LIRA_LOGF_MICROS value is written: us microseconds as milliseconds
+ * with at most 3 decimals (2130 -> 2.13, 2000 -> 2, -500 -> -0.5), into out
+ * (26 bytes at least, no NUL); returns the length. For pairs rendered by
+ * hand that must read as the log's own. */
+size_t lira_log_micros(int64_t us, char *out);
+
 /* Write fields as the run of ,"key":value pairs a JSON line would carry
  * (what a LIRA_LOGF_PAIRS field then copies, for fields that repeat line
  * after line) into out[0..cap). Returns the length; 0 when l is NULL or not

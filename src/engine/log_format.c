@@ -259,7 +259,7 @@ static size_t format_int(int64_t v, char *out)
 
 /* us microseconds as milliseconds with at most 3 decimals (2130 -> 2.13,
  * 2000 -> 2, -500 -> -0.5): integer digits only. out needs 26 bytes. */
-static size_t format_micros(int64_t us, char *out)
+size_t lira_log_micros(int64_t us, char *out)
 {
     uint64_t u = us < 0 ? (uint64_t)0 - (uint64_t)us : (uint64_t)us;
     size_t k = 0;
@@ -291,7 +291,7 @@ static size_t format_millis(double d, char *out)
     double off = scaled - (double)th;
     if (off > 1e-6 || off < -1e-6)   /* more than 3 decimals: not ours */
         return 0;
-    return format_micros(th, out);
+    return lira_log_micros(th, out);
 }
 
 static int key_is_url(const char *k)
@@ -329,7 +329,7 @@ static int put_value(lira_log *l, lbuf *b, const lira_log_field *f, int text)
     case LIRA_LOGF_INT:
         return put(b, tmp, format_int(f->i, tmp));
     case LIRA_LOGF_MICROS:
-        return put(b, tmp, format_micros(f->i, tmp));
+        return put(b, tmp, lira_log_micros(f->i, tmp));
     default: {
         if (!isfinite(f->d))
             return put(b, "null", 4);
@@ -460,7 +460,7 @@ static size_t value_into(char *p, const lira_log_field *f, size_t vlen)
     case LIRA_LOGF_INT:
         return format_int(f->i, p);
     case LIRA_LOGF_MICROS:
-        return format_micros(f->i, p);
+        return lira_log_micros(f->i, p);
     case LIRA_LOGF_BOOL:
         return f->i ? (memcpy(p, "true", 4), 4) : (memcpy(p, "false", 5), 5);
     default:

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "short_bytes.h"
 #include "status.h"
 #include "telemetry_impl.h"
@@ -155,6 +156,71 @@ static size_t id_fields(const lira_tel_call *tc, lira_log_field *f)
     add(f, &n, fid("trace_id", tc->trace_id, LIRA_TRACE_ID_HEX_SIZE - 1));
     add(f, &n, fid("span_id", tc->span_id, LIRA_SPAN_ID_HEX_SIZE - 1));
     return n;
+}
+
+/* ------------------------------------------------------------ call tail */
+
+#define TAIL_MAX 256      /* the longest tail below: ~200 bytes */
+#define TAIL_RID_MAX 64   /* a longer request id goes the generic way */
+
+static char *tail_int(char *p, int64_t v)   /* as the log writes a LIRA_LOGF_INT */
+{
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    if (v < 0)
+        *p++ = '-';
+    return p + lira_dec(p, u);
+}
+
+#define TAIL_LIT(p, s) (memcpy((p), (s), sizeof(s) - 1), (p) += sizeof(s) - 1)
+
+/* The pairs after the head of a successful call's line — status, attempts,
+ * latency_ms, request_id, trace_id, span_id, retry_reason — written here as
+ * one PAIRS field: the bytes the generic fields give (call_end), without
+ * the log's dispatch per field, once per call. Only when no value can need
+ * escaping: a request id lira made, no correlation id (a caller's may).
+ * 0: take the generic way. out has TAIL_MAX bytes. */
+static size_t call_tail(const lira_tel_call *tc, int status, int attempts, int64_t ns,
+                        lira_retry_reason rr, char *out)
+{
+    size_t rl = tc->request_id ? strlen(tc->request_id) : 0;
+    const char *rn = rr != LIRA_RR_NONE ? lira_retry_reason_name(rr) : NULL;
+    size_t nl = rn ? strlen(rn) : 0;
+    if (!tc->request_id_plain || rl > TAIL_RID_MAX || tc->correlation_id[0] || nl > 32)
+        return 0;
+    char *p = out;
+    if (status) {
+        TAIL_LIT(p, ",\"status\":");
+        p = tail_int(p, status);
+    }
+    TAIL_LIT(p, ",\"attempts\":");
+    p = tail_int(p, attempts);
+    TAIL_LIT(p, ",\"latency_ms\":");
+    p += lira_log_micros(ns / 1000, p);
+    if (rl) {
+        TAIL_LIT(p, ",\"request_id\":\"");
+        lira_short_copy(p, tc->request_id, rl);
+        p += rl;
+        *p++ = '"';
+    }
+    if (tc->trace_id[0]) {
+        TAIL_LIT(p, ",\"trace_id\":\"");
+        memcpy(p, tc->trace_id, LIRA_TRACE_ID_HEX_SIZE - 1);
+        p += LIRA_TRACE_ID_HEX_SIZE - 1;
+        *p++ = '"';
+    }
+    if (tc->span_id[0]) {
+        TAIL_LIT(p, ",\"span_id\":\"");
+        memcpy(p, tc->span_id, LIRA_SPAN_ID_HEX_SIZE - 1);
+        p += LIRA_SPAN_ID_HEX_SIZE - 1;
+        *p++ = '"';
+    }
+    if (nl) {
+        TAIL_LIT(p, ",\"retry_reason\":\"");
+        memcpy(p, rn, nl);
+        p += nl;
+        *p++ = '"';
+    }
+    return (size_t)(p - out);
 }
 
 /* ------------------------------------------------------------ events */
@@ -327,7 +393,15 @@ void lira_telemetry_call_end(lira_telemetry *t, lira_tel_call *tc, const lira_ca
     if (!lira_log_enabled(t->log, lv))
         return;
     lira_log_field f[16];
-    size_t n = call_fields(t, tc, lv, f);
+    size_t n = call_fields(t, tc, lv, f), tl;
+    char tail[TAIL_MAX];
+    if (!failed && !t->generic_tail && lira_log_is_json(t->log) &&
+        (tl = call_tail(tc, status, r->attempts, now - tc->start_ns, r->last_retry_reason,
+                        tail))) {
+        f[n++] = (lira_log_field){.key = "", .type = LIRA_LOGF_PAIRS, .s = tail, .len = tl};
+        lira_log_write(t->log, lv, now, wall, "call", f, n);
+        return;
+    }
     f[n++] = fint_if(status, "status", status, LIRA_LOGF_DEDUPE);
     f[n++] = fint("attempts", r->attempts, 0);
     f[n++] = fms("latency_ms", now - tc->start_ns);

@@ -29,6 +29,7 @@ struct lira_telemetry {
     int env_bad;              /* a LIRA_LOG_* variable could not be parsed */
     lira_engine *engine;      /* when hung on one */
     lira_timer flush;         /* writes the log lines turns left waiting (log.h) */
+    int generic_tail;         /* tests: no pre-rendered call tail (same bytes, slower) */
 };
 
 #endif

@@ -12,6 +12,7 @@
 #include "redact.h"
 #include "status.h"
 #include "telemetry.h"
+#include "telemetry_impl.h"
 #include "telemetry_url.h"
 
 #define MS INT64_C(1000000)
@@ -576,6 +577,79 @@ static void test_metrics_switched_mid_call(void)
     unlink(path);
 }
 
+/* A successful call's line has its tail (status .. retry_reason) written
+ * in one piece by the hub (call_tail); the bytes must be the generic
+ * fields' exactly. Two hubs, one made to take the generic way, see the
+ * same calls; their files must match line for line. (Breaking a key or a
+ * number format in call_tail fails this.) */
+static void test_call_tail_same_bytes(void)
+{
+    lira_telemetry *fast = hub(LIRA_LOG_INFO);
+    char fast_path[64];
+    memcpy(fast_path, path, sizeof path);
+    lira_telemetry *slow = hub(LIRA_LOG_INFO);
+    ((struct lira_telemetry *)slow)->generic_tail = 1;
+    static const struct {
+        int status, attempts;
+        int64_t ns;
+        lira_retry_reason rr;
+        const char *rid, *corr, *tid, *sid;
+        int plain;
+    } cases[] = {
+        {200, 1, 1307000, LIRA_RR_NONE, "8e645f0a-8acc-4ee2-b47f-2d8ed8452307", "",
+         "3f491a162c312db5c7cfc48f6ae4f0d8", "e6e2ac6048f96389", 1},
+        {200, 3, 250 * MS, LIRA_RR_STATUS_5XX, "req-2", "", "", "", 1},
+        {404, 1, 0, LIRA_RR_NONE, "req-3", "", "3f491a162c312db5c7cfc48f6ae4f0d8",
+         "e6e2ac6048f96389", 1},
+        {0, 1, 999, LIRA_RR_NONE, "req-4", "", "", "", 1},
+        {204, 2, 1500, LIRA_RR_TIMEOUT, "", "", "", "", 1},
+        {200, 1, 123456789, LIRA_RR_NONE, "req-6", "", "", "", 1},
+        {200, 1, 20 * MS + 10000, LIRA_RR_NONE, "req-7", "", "", "", 1},
+        {200, 1, -500000, LIRA_RR_NONE, "req-8", "", "", "", 1},
+        {301, 1, 5 * MS, LIRA_RR_NONE, "a\"quoted\\id", "", "", "", 0},
+        {200, 1, 5 * MS, LIRA_RR_NONE, "req-10", "job \"7\"", "", "", 1},
+        {200, 1, 5 * MS, LIRA_RR_NONE,
+         "an-id-longer-than-the-tail-takes-0123456789012345678901234567890123456789", "", "",
+         "", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lira_telemetry *hubs[2] = {fast, slow};
+        for (int h = 0; h < 2; h++) {
+            lira_telemetry *t = hubs[h];
+            lira_telemetry_set_correlation_id(t, cases[i].corr);
+            lira_tel_call tc;
+            setup_call(&tc);
+            tc.request_id = cases[i].rid;
+            tc.request_id_plain = cases[i].plain;
+            lira_telemetry_call_start(t, &tc, 1000 * MS, WALL);
+            memcpy(tc.trace_id, cases[i].tid, strlen(cases[i].tid) + 1);
+            memcpy(tc.span_id, cases[i].sid, strlen(cases[i].sid) + 1);
+            lira_http_response *r = cases[i].status ? resp(cases[i].status, LIRA_FAIL_NONE) : NULL;
+            lira_call_result res = {.res = r, .kind = LIRA_KIND_NONE,
+                                    .attempts = cases[i].attempts, .stop = LIRA_STOP_SUCCESS,
+                                    .last_retry_reason = cases[i].rr, .status = cases[i].status};
+            lira_telemetry_call_end(t, &tc, &res, 1000 * MS + cases[i].ns, WALL);
+            lira_http_response_free(r);
+        }
+    }
+    lira_log_flush(lira_telemetry_log(fast));
+    lira_log_flush(lira_telemetry_log(slow));
+    char *a = strdup(slurp(fast_path));
+    char *b = slurp(path);
+    CHECK_EQ(count(a, "\n"), (int)(sizeof cases / sizeof cases[0]));
+    CHECK(strstr(a, ",\"status\":200,\"attempts\":3,\"latency_ms\":250,\"request_id\":\"req-2\","
+                    "\"retry_reason\":\"status_5xx\"}") != NULL);
+    CHECK(strstr(a, "\"latency_ms\":123.456,") && strstr(a, "\"latency_ms\":-0.5,") &&
+          strstr(a, "\"latency_ms\":20.01,") && strstr(a, "\"latency_ms\":0.001,"));
+    if (strcmp(a, b) != 0)
+        CHECK_FAIL_("the lines differ:\n%s---\n%s", a, b);
+    free(a);
+    lira_telemetry_free(fast);
+    lira_telemetry_free(slow);
+    unlink(fast_path);
+    unlink(path);
+}
+
 /* A user's field cannot claim the engine's no-escaping promise. */
 static void test_user_fields_escaped(void)
 {
@@ -652,6 +726,7 @@ int main(void)
     RUN(test_call_line_head);
     RUN(test_limiter_wait_series);
     RUN(test_metrics_switched_mid_call);
+    RUN(test_call_tail_same_bytes);
     RUN(test_call_outlives_its_memo_entry);
     RUN(test_user_fields_escaped);
     return check_summary();
