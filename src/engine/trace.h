@@ -321,6 +321,10 @@ int lira_tracer_install(lira_engine *e, const lira_sampler *sampler, lira_otlp *
 lira_engine *lira_tracer_engine(const lira_tracer *t);
 const lira_sampler *lira_tracer_sampler(const lira_tracer *t);
 
+/* Use `s` (copied) for the spans started from now on; a span keeps the
+ * decision it was started with. LIRA_EINVAL for NULL. */
+int lira_tracer_set_sampler(lira_tracer *t, const lira_sampler *s);
+
 /* The exporter, or NULL when nothing is exported (then nothing is recorded). */
 lira_otlp *lira_tracer_exporter(const lira_tracer *t);
 

@@ -114,6 +114,14 @@ int lira_tracer_install(lira_engine *e, const lira_sampler *sampler, lira_otlp *
 
 lira_engine *lira_tracer_engine(const lira_tracer *t) { return t ? t->e : NULL; }
 const lira_sampler *lira_tracer_sampler(const lira_tracer *t) { return t ? &t->sampler : NULL; }
+
+int lira_tracer_set_sampler(lira_tracer *t, const lira_sampler *s)
+{
+    if (!t || !s)
+        return LIRA_EINVAL;
+    t->sampler = *s;
+    return LIRA_OK;
+}
 lira_otlp *lira_tracer_exporter(const lira_tracer *t) { return t ? t->exporter : NULL; }
 
 void lira_tracer_stats(const lira_tracer *t, lira_trace_stats *out)

@@ -234,6 +234,23 @@ static int l_flush_step(lua_State *L)
     return 1;
 }
 
+/* core.trace_sampler(name[, arg]): the engine's tracer samples the spans
+ * started from now on as OTEL_TRACES_SAMPLER=name (OTEL_TRACES_SAMPLER_ARG
+ * = arg) would have. Not part of lira.trace: scripts/bench_http's in-process
+ * A/B of the telemetry switches it between blocks of calls. */
+static int l_sampler(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    const char *arg = luaL_optstring(L, 2, NULL);
+    lira_sampler s;
+    if (lira_sampler_from_env(&s, name, arg) != LIRA_OK)
+        return luaL_argerror(L, arg ? 2 : 1, "not an OTEL_TRACES_SAMPLER setting");
+    lira_tracer *t = lira_tracer_get(lira_lua_engine(L));
+    if (!t || lira_tracer_set_sampler(t, &s) != LIRA_OK)
+        return luaL_error(L, "lira.trace: no tracer (out of memory)");
+    return 0;
+}
+
 void lira_lua_open_trace(lua_State *L, int mod)
 {
     static const luaL_Reg methods[] = {
@@ -254,4 +271,6 @@ void lira_lua_open_trace(lua_State *L, int mod)
     lua_setfield(L, mod, "trace_current");
     lua_pushcfunction(L, l_flush_step);
     lua_setfield(L, mod, "trace_flush_step");
+    lua_pushcfunction(L, l_sampler);
+    lua_setfield(L, mod, "trace_sampler");
 }

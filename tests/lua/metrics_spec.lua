@@ -85,6 +85,17 @@ describe("lira.metrics", function()
                             1, true))
   end)
 
+  it("switches the built-in metrics while running (core.metrics_builtin, for the bench)", function()
+    local core = require "lira.core"
+    assert.is_true(core.metrics_builtin())
+    assert.is_false(core.metrics_builtin(false))
+    assert.is_false(core.metrics_builtin())
+    assert.is_true(core.metrics_builtin(true))
+    local ok, err = pcall(core.metrics_builtin, 1)
+    assert.is_false(ok)
+    assert.matches("bad argument #1 to '[%w.]*metrics_builtin' %(boolean expected, got number%)", err)
+  end)
+
   it("validates names, labels and values, naming the argument", function()
     assert.matches("bad argument #1 to 'counter' %(name must match",
                    err(m.counter, "9lives"))

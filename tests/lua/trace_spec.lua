@@ -76,6 +76,23 @@ describe("lira.trace", function()
     for _, same in ipairs(seen) do assert.is_true(same) end
   end)
 
+  it("samples by the sampler set while running (core.trace_sampler, for the bench)", function()
+    local core = require "lira.core"
+    local function flags()
+      return lira.trace.span("s", function() return select(3, lira.trace.current()):sub(-2) end)
+    end
+    core.trace_sampler("always_off")
+    assert.equal("00", flags())
+    core.trace_sampler("traceidratio", "1")
+    assert.equal("01", flags())
+    local ok, err = pcall(core.trace_sampler, "sometimes")
+    assert.is_false(ok)
+    assert.matches("bad argument #1 to '[%w.]*trace_sampler' %(not an OTEL_TRACES_SAMPLER setting%)", err)
+    assert.has_error(function() core.trace_sampler("traceidratio", "x") end)
+    core.trace_sampler("parentbased_always_on")   -- the default again
+    assert.equal("01", flags())
+  end)
+
   it("rejects bad arguments", function()
     assert.has_error(function() lira.trace.span("x") end)
     assert.has_error(function() lira.trace.span(nil, function() end) end)
