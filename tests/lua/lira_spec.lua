@@ -367,6 +367,25 @@ describe("client calls", function()
                   "OPTIONS /anything/req" }, seen)
   end)
 
+  it("gives a client without auth or fallback direct methods that act as the shared ones", function()
+    local a = lira.client { name = "spec-direct-a", base_url = sb.url .. "/anything/a" }
+    local b = lira.client { name = "spec-direct-b", base_url = sb.url .. "/anything/b" }
+    local fb = lira.client { name = "spec-direct-fb", base_url = sb.url,
+                             fallback = function() return "fell back" end }
+    assert.is_function(rawget(a, "get"))                  -- its own, straight to C
+    assert.is_nil(rawget(fb, "get"))                       -- the shared one: it has work to do
+    local since = sb:reset()
+    assert.equals(200, assert(a:get("/x")).status)                          -- direct
+    assert.equals(200, assert(a:post("/y", { json = { n = 1 } })).status)  -- options: full way
+    assert.equals(200, assert(a.delete(b, "/z")).status)   -- another client: acts for b
+    local seen = {}
+    for _, e in ipairs(sb:log_since(since, "/anything")) do seen[#seen + 1] = e.method .. " " .. e.path end
+    assert.same({ "GET /anything/a/x", "POST /anything/a/y", "DELETE /anything/b/z" }, seen)
+    assert.has_error(function() a.get({}, "/x") end,
+      "bad argument #1 to 'get' (lira client expected, got table; call it as client:get(...))")
+    assert.has_error(function() a:get(nil) end, "bad argument #2 to 'get' (path must be a string)")
+  end)
+
   it("raises a clear error on misuse", function()
     local c = lira.client { name = "spec-misuse", base_url = sb.url }
     assert.has_error(function() c.get("/x") end,
