@@ -189,6 +189,7 @@ int lira_http_response_headers(const lira_http_response *r, const char *const *n
                                const char **out)
 {
     size_t lens[16];
+    uint32_t first[8] = {0};   /* the names' first letters, folded to lower case */
     if (!out || n > 16)
         return LIRA_EINVAL;
     for (size_t j = 0; j < n; j++)
@@ -198,14 +199,25 @@ int lira_http_response_headers(const lira_http_response *r, const char *const *n
     for (size_t j = 0; j < n; j++) {
         if (!names[j])
             return LIRA_EINVAL;
-        lens[j] = strlen(names[j]);
+        unsigned char c = (unsigned char)names[j][0] | 0x20;
+        first[c >> 5] |= 1u << (c & 31);
+        lens[j] = SIZE_MAX;   /* measured when a header may match */
     }
-    /* Forward, so a later header of the same name overwrites: the last wins. */
+    /* Forward, so a later header of the same name overwrites: the last wins.
+     * Most headers share no first letter with any name (the rate-limit
+     * names against a typical response): those are never measured. */
     for (size_t i = 0; i < r->nheaders; i++) {
-        size_t len = strlen(r->headers[i].name);
-        for (size_t j = 0; j < n; j++)
-            if (lens[j] == len && strcasecmp(r->headers[i].name, names[j]) == 0)
+        const char *hn = r->headers[i].name;
+        unsigned char c = (unsigned char)hn[0] | 0x20;
+        if (!(first[c >> 5] & (1u << (c & 31))))
+            continue;
+        size_t len = strlen(hn);
+        for (size_t j = 0; j < n; j++) {
+            if (lens[j] == SIZE_MAX)
+                lens[j] = strlen(names[j]);
+            if (lens[j] == len && strcasecmp(hn, names[j]) == 0)
                 out[j] = r->headers[i].value;
+        }
     }
     return LIRA_OK;
 }

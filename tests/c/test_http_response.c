@@ -20,7 +20,9 @@ static void test_headers_one_pass(void)
 {
     lira_http_response *r = lira_http_response_new();
     CHECK(r != NULL);
+    add(r, "Server", "nginx");          /* no name starts with s: never measured */
     add(r, "Content-Type", "application/json");
+    add(r, "Retry-After", "5");         /* an r, but none of the names */
     add(r, "x-ratelimit-limit", "100");
     add(r, "RateLimit", "limit=10, remaining=5, reset=3");
     add(r, "X-RATELIMIT-LIMIT", "200");
