@@ -120,13 +120,16 @@ static void fill_template(lua_State *L, lc_client *c, const char *path, size_t p
     lc_buf *b = &c->scratch;
     char tmp[64];
     for (size_t i = 0; i < plen;) {
-        unsigned char ch = (unsigned char)path[i];
-        if (ch != '{') {
-            if (ch <= ' ' || ch == 0x7f)
-                lc_argerror(L, ARG_PATH, fname, "path must not contain spaces or control "
-                            "characters");
-            buf_addc(L, b, (char)ch);
-            i++;
+        if (path[i] != '{') {   /* a run of literal text, copied at once */
+            size_t j = i;
+            for (; j < plen && path[j] != '{'; j++) {
+                unsigned char ch = (unsigned char)path[j];
+                if (ch <= ' ' || ch == 0x7f)
+                    lc_argerror(L, ARG_PATH, fname, "path must not contain spaces or control "
+                                "characters");
+            }
+            buf_add(L, b, path + i, j - i);
+            i = j;
             continue;
         }
         const char *end = memchr(path + i + 1, '}', plen - i - 1);

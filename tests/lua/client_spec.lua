@@ -54,6 +54,12 @@ describe("request building", function()
     assert.matches("/anything/a%%20b%%2Fc%%3Fd/x%?a=x", res.url)
   end)
 
+  it("fills templates next to each other and between literal text", function()
+    local c = client()
+    assert(c:request("GET", "/anything/{a}-{b}.json/{a}", { params = { a = "x", b = 2 } }))
+    assert.equals("/anything/x-2.json/x", sb:log()[1].path)
+  end)
+
   it("appends the query to a path that already has one, and takes integers as integers", function()
     local c = client()
     assert(c:request("GET", "/anything/{n}?fixed=1", { params = { n = 42.0 }, query = { k = 7 } }))
