@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "short_bytes.h"
 #include "status.h"
 
 /* Sized so the whole response_impl stays within glibc's tcache (chunks up to
@@ -115,7 +116,7 @@ static int arena_reserve(response_impl *ri, size_t len)
 static char *arena_put(response_impl *ri, const char *s, size_t len)
 {
     char *p = ri->arena + ri->alen;
-    memcpy(p, s, len);
+    lira_short_copy(p, s, len);   /* header names and values: mostly short */
     p[len] = '\0';
     ri->alen += len + 1;
     return p;
