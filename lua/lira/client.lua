@@ -414,7 +414,7 @@ end
 
 -- The common call — a client without auth or fallback, no options — has
 -- nothing for call() to do but reach C. Such a client gets methods of its
--- own that go straight there (no metatable lookup, no call() frame: ~2.4k
+-- own that go straight there (no metatable lookup, no call() frame: ~1.9k
 -- fewer Lua VM instructions a call: bench/README.md, issue 4, "Ninth pass"); given
 -- options, or called on another object (client.get(path) by mistake), they
 -- take the full way, with its checks and errors.

@@ -125,8 +125,9 @@ void lira_http_response_reset_body(lira_http_response *r);
 const char *lira_http_response_header(const lira_http_response *r, const char *name);
 
 /* Several lookups in one pass over the headers: out[i] = the value of the
- * last header named names[i] (case-insensitive), or NULL, for i < n. Each
- * header's name is measured once and compared only with the names of the
+ * last header named names[i] (case-insensitive), or NULL, for i < n. A
+ * header whose first letter starts none of the names is skipped unmeasured;
+ * the others are measured once and compared only with the names of the
  * same length, so eight names cost about one lookup. LIRA_EINVAL for n > 16
  * or a NULL out (out untouched), or for a NULL r, names or names[i] (every
  * out[i] is NULL then). */
