@@ -189,22 +189,32 @@ static const char *authority_of(const char *url)
     return p ? p + 3 : url;
 }
 
-/* The host of an absolute URL (no userinfo, no port) into out: one pass
- * over the authority, which ends at '/', '?' or '#' and whose host starts
- * after its last '@'. */
-void lira__url_host(const char *url, char *out, size_t cap)
+/* The authority of url without its userinfo: *a and the length returned.
+ * It ends at '/', '?', '#' or the end of url, and starts after its last
+ * '@'. *start is where it began before the userinfo (authority_of). */
+static size_t server_part(const char *url, const char **start, const char **a)
 {
     static const unsigned char stop[256] = {[0] = 1, ['/'] = 1, ['?'] = 1, ['#'] = 1,
                                             ['@'] = 2};
-    out[0] = '\0';
-    if (!url)
-        return;
     const char *p = authority_of(url), *host = p;
     size_t k = 0;
     for (; stop[(unsigned char)p[k]] != 1; k++)
         if (p[k] == '@')
             host = p + k + 1;
-    size_t auth = (size_t)(p + k - host), n = 0;
+    *start = p;
+    *a = host;
+    return (size_t)(p + k - host);
+}
+
+/* The host of an absolute URL (no userinfo, no port; an IPv6 literal with
+ * its brackets) into out. */
+void lira__url_host(const char *url, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!url)
+        return;
+    const char *start, *host;
+    size_t auth = server_part(url, &start, &host), n = 0;
     if (auth && host[0] == '[') {
         while (n < auth && host[n] != ']')
             n++;
@@ -223,18 +233,11 @@ void lira__url_host(const char *url, char *out, size_t cap)
 
 int lira__url_server(const char *url, const char **host, size_t *hlen, long *port)
 {
-    const char *p = strstr(url, "://");
-    if (!p)
-        return 0;
-    int https = (size_t)(p - url) == 5 && strncasecmp(url, "https", 5) == 0;
-    const char *a = p + 3;
-    size_t alen = strcspn(a, "/?#");
-    const char *at = NULL;
-    for (size_t i = 0; i < alen; i++)
-        if (a[i] == '@')
-            at = a + i;
-    if (at)
-        alen -= (size_t)(at + 1 - a), a = at + 1;
+    const char *start, *a;
+    size_t alen = server_part(url, &start, &a);
+    if (start == url)
+        return 0;   /* no "://" */
+    int https = (size_t)(start - 3 - url) == 5 && strncasecmp(url, "https", 5) == 0;
     const char *colon = NULL;
     if (alen && a[0] == '[') {
         const char *close = memchr(a, ']', alen);
