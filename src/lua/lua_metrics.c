@@ -26,13 +26,18 @@ typedef struct metric_handle {
     lira_series *s;
 } metric_handle;
 
-static lira_metrics *registry(lua_State *L)
+static lira_telemetry *hub(lua_State *L)
 {
     lira_telemetry *t = NULL;
     int rc = lira_telemetry_get(lira_lua_engine(L), &t);
     if (rc != LIRA_OK)
         luaL_error(L, "lira.metrics: cannot set up metrics: %s", lira_strerror(rc));
-    return lira_telemetry_metrics(t);
+    return t;
+}
+
+static lira_metrics *registry(lua_State *L)
+{
+    return lira_telemetry_metrics(hub(L));
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -216,9 +221,7 @@ static int add_chunk(void *ud, const char *p, size_t n)
 
 static int l_text(lua_State *L)
 {
-    lira_telemetry *t = NULL;
-    registry(L);
-    lira_telemetry_get(lira_lua_engine(L), &t);
+    lira_telemetry *t = hub(L);
     lira_telemetry_collect(t);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
@@ -287,9 +290,7 @@ static int snap_visit(void *ud, const lira_series_view *v)
 
 static int l_snapshot(lua_State *L)
 {
-    lira_telemetry *t = NULL;
-    registry(L);
-    lira_telemetry_get(lira_lua_engine(L), &t);
+    lira_telemetry *t = hub(L);
     lira_telemetry_collect(t);
     lua_settop(L, 0);
     lua_newtable(L);
@@ -316,10 +317,7 @@ static void new_mt(lua_State *L, const char *name, const luaL_Reg *methods)
  * telemetry switches it between blocks of calls (bench/README.md). */
 static int l_builtin(lua_State *L)
 {
-    lira_telemetry *t = NULL;
-    int rc = lira_telemetry_get(lira_lua_engine(L), &t);
-    if (rc != LIRA_OK)
-        return luaL_error(L, "lira.metrics: cannot set up metrics: %s", lira_strerror(rc));
+    lira_telemetry *t = hub(L);
     if (!lua_isnoneornil(L, 1)) {
         luaL_argexpected(L, lua_isboolean(L, 1), 1, "boolean");
         lira_telemetry_set_metrics(t, lua_toboolean(L, 1));
