@@ -47,6 +47,23 @@ int64_t lira_clock_wall(const lira_clock *c)
     return read_clock(CLOCK_REALTIME);
 }
 
+#define WALL_SAMPLE_NS LIRA_NS_PER_MS
+
+int64_t lira_clock_wall_at(lira_clock *c, int64_t now)
+{
+    if (!c)
+        return read_clock(CLOCK_REALTIME);
+    if (c->kind == LIRA_CLOCK_VIRTUAL)
+        return c->wall_ns + now;
+    int64_t d = now - c->mono_ns;
+    if (c->mono_ns == 0 || d >= WALL_SAMPLE_NS || d <= -WALL_SAMPLE_NS) {
+        int64_t wall = read_clock(CLOCK_REALTIME), mono = read_clock(CLOCK_MONOTONIC);
+        c->wall_ns = wall - mono;
+        c->mono_ns = mono > 0 ? mono : 1;
+    }
+    return c->wall_ns + now;
+}
+
 int lira_clock_advance(lira_clock *c, int64_t delta_ns)
 {
     if (!c || c->kind != LIRA_CLOCK_VIRTUAL || delta_ns < 0)

@@ -20,8 +20,10 @@ typedef enum { LIRA_CLOCK_SYSTEM, LIRA_CLOCK_VIRTUAL } lira_clock_kind;
 
 typedef struct lira_clock {
     lira_clock_kind kind;
-    int64_t mono_ns;     /* virtual: the current monotonic time */
-    int64_t wall_ns;     /* virtual: wall time at mono_ns == 0 (epoch ns) */
+    int64_t mono_ns;     /* virtual: the current monotonic time; system: when
+                            wall_ns was sampled (0: never), for wall_at */
+    int64_t wall_ns;     /* virtual: wall time at mono_ns == 0 (epoch ns);
+                            system: wall minus monotonic at that sample */
 } lira_clock;
 
 /* Initialise `c` as the system clock. Returns LIRA_EINVAL when c is NULL. */
@@ -36,6 +38,16 @@ int64_t lira_clock_now(const lira_clock *c);
 
 /* Wall-clock now, in ns since the Unix epoch. A NULL clock reads the system's. */
 int64_t lira_clock_wall(const lira_clock *c);
+
+/* Wall-clock time at monotonic `now`, a time this clock gave: what
+ * lira_clock_wall would have read then. A virtual clock's is exact. A system
+ * clock's is now plus the offset between its two clocks, sampled again
+ * whenever `now` is 1 ms or more away from the last sample: the events of a
+ * busy loop turn (a call's start, attempts and end) stamp their log lines
+ * and spans with one wall read a millisecond instead of one each (a read
+ * costs ~30 ns). A step or slew of the system's wall clock shows within
+ * that millisecond. A NULL clock reads the system's wall clock. */
+int64_t lira_clock_wall_at(lira_clock *c, int64_t now);
 
 /* Move a virtual clock forward by `delta_ns` (>= 0). LIRA_EINVAL for a NULL
  * or system clock or a negative delta; LIRA_ERANGE on overflow. */

@@ -64,18 +64,18 @@ static lira_telemetry *tel(const lira_call *c)
     return c->tc.started ? lira_telemetry_of(c->e) : NULL;
 }
 
-static void tel_call_end(lira_call *c)
+static void tel_call_end(lira_call *c, int64_t now)
 {
     lira_telemetry *t = tel(c);
     if (t)
-        lira_telemetry_call_end(t, &c->tc, &c->r, lira_engine_now(c->e), lira_engine_wall(c->e));
+        lira_telemetry_call_end(t, &c->tc, &c->r, now, lira_engine_wall_at(c->e, now));
 }
 
-static void deliver(lira_call *c)
+static void deliver(lira_call *c, int64_t now)
 {
     unlink_call(c);
     c->ph = PH_DONE;
-    tel_call_end(c);
+    tel_call_end(c, now);
     c->done(c->ud, &c->r);
     lira__call_free(c);
 }
@@ -83,7 +83,8 @@ static void deliver(lira_call *c)
 static void on_deliver_timer(lira_timer *t, void *ud)
 {
     (void)t;
-    deliver(ud);
+    lira_call *c = ud;
+    deliver(c, lira_engine_now(c->e));
 }
 
 void lira__call_give_back_token(lira_call *c, int64_t now)
@@ -109,10 +110,9 @@ static void cancel_permit(lira_call *c, int64_t now)
 /* End the call: fill c->r from the last outcome and `stop`, then deliver
  * (deferred to a 0-delay timer when still inside lira_call_start).
  * `force` (when not NONE) is the kind to report if no response is returned. */
-void lira__call_stop(lira_call *c, lira_stop_reason stop, lira_error_kind force,
-                      int64_t retry_after_ns)
+void lira__call_stop(lira_call *c, int64_t now, lira_stop_reason stop, lira_error_kind force,
+                     int64_t retry_after_ns)
 {
-    int64_t now = lira_engine_now(c->e);
     lira_call_result *r = &c->r;
     memset(r, 0, sizeof *r);
     r->attempts = c->attempts;
@@ -155,38 +155,42 @@ void lira__call_stop(lira_call *c, lira_stop_reason stop, lira_error_kind force,
     c->last = NULL;
     c->ph = PH_DELIVER;
     if (!c->in_start)
-        deliver(c);
+        deliver(c, now);
 }
 
 /* Something local went wrong (no memory for a timer, no transport). */
-static void local_error(lira_call *c, int rc, const char *what)
+static void local_error(lira_call *c, int64_t now, int rc, const char *what)
 {
     snprintf(c->local_err, sizeof c->local_err, "%s: %s", what, lira_strerror(rc));
-    lira__call_stop(c, LIRA_STOP_NONE, rc == LIRA_EINVAL ? LIRA_KIND_INVALID : LIRA_KIND_TRANSPORT, -1);
+    lira__call_stop(c, now, LIRA_STOP_NONE, rc == LIRA_EINVAL ? LIRA_KIND_INVALID : LIRA_KIND_TRANSPORT, -1);
 }
 
 /* ------------------------------------------------------------ the steps */
 
-static void send_step(lira_call *c);
+/* Each step takes the time its caller read: the steps that follow one
+ * another in a turn (start, token, send; attempt done, stop, deliver) share
+ * one clock read. A timer's callback reads the clock afresh. */
+static void send_step(lira_call *c, int64_t now);
 static void on_attempt_done(void *ud, lira_http_response *res);
 
 static void on_token(lira_timer *t, void *ud)
 {
     (void)t;
-    send_step(ud);
+    lira_call *c = ud;
+    send_step(c, lira_engine_now(c->e));
 }
 
 /* Take a token (or wait for one), then send. */
-static void limiter_step(lira_call *c)
+static void limiter_step(lira_call *c, int64_t now)
 {
-    int64_t now = lira_engine_now(c->e), dl = c->spec.deadline_ns;
+    int64_t dl = c->spec.deadline_ns;
     if (dl && now >= dl) {
-        lira__call_stop(c, LIRA_STOP_DEADLINE, LIRA_KIND_NONE, -1);
+        lira__call_stop(c, now, LIRA_STOP_DEADLINE, LIRA_KIND_NONE, -1);
         return;
     }
     lira_limiter *l = lira_upstream_limiter(c->u);
     if (!l) {
-        send_step(c);
+        send_step(c, now);
         return;
     }
     int64_t wait = 0;
@@ -194,7 +198,7 @@ static void limiter_step(lira_call *c)
     if (rc != LIRA_OK) {
         /* A retry cut short by the limiter keeps its last response (stop:
          * deadline); with none, the error is rate_limited. */
-        lira__call_stop(c, LIRA_STOP_DEADLINE, LIRA_KIND_RATE_LIMITED, rc == LIRA_EDENIED ? wait : -1);
+        lira__call_stop(c, now, LIRA_STOP_DEADLINE, LIRA_KIND_RATE_LIMITED, rc == LIRA_EDENIED ? wait : -1);
         return;
     }
     c->has_token = 1;
@@ -203,14 +207,14 @@ static void limiter_step(lira_call *c)
     if (t)
         lira_telemetry_limiter_wait(t, &c->tc, wait, lira_limiter_available(l, now));
     if (wait <= 0) {
-        send_step(c);
+        send_step(c, now);
         return;
     }
     c->ph = PH_TOKEN;
     rc = lira_timer_start(c->e, &c->timer, now + wait, on_token, c);
     if (rc != LIRA_OK) {
         lira__call_give_back_token(c, now);
-        local_error(c, rc, "cannot wait for a token");
+        local_error(c, now, rc, "cannot wait for a token");
     }
 }
 
@@ -239,7 +243,7 @@ static int trace_attempt(lira_call *c, int64_t now)
     /* The value is written in place after the header name: no format. */
     static const char name[] = "traceparent: ";
     char *tp = c->tp_line + sizeof name - 1;
-    lira_telemetry_attempt_start(t, &c->tc, c->attempts, now, lira_engine_wall(c->e), tp,
+    lira_telemetry_attempt_start(t, &c->tc, c->attempts, now, lira_engine_wall_at(c->e, now), tp,
                                  sizeof c->tp_line - (sizeof name - 1));
     if (!tp[0] || c->user_trace_ctx)
         return 0;
@@ -253,14 +257,13 @@ static int trace_attempt(lira_call *c, int64_t now)
 }
 
 /* Ask the breaker, then start one attempt on the engine's transport. */
-static void send_step(lira_call *c)
+static void send_step(lira_call *c, int64_t now)
 {
-    int64_t now = lira_engine_now(c->e);
     int cut = 0;
     int64_t timeout = attempt_timeout(c, now, &cut);
     if (timeout == 0) {
         lira__call_give_back_token(c, now);
-        lira__call_stop(c, LIRA_STOP_DEADLINE, LIRA_KIND_NONE, -1);
+        lira__call_stop(c, now, LIRA_STOP_DEADLINE, LIRA_KIND_NONE, -1);
         return;
     }
     lira_breaker *b = lira_upstream_breaker(c->u);
@@ -269,7 +272,7 @@ static void send_step(lira_call *c)
         if (rc == LIRA_EDENIED) {
             lira__call_give_back_token(c, now);
             int64_t ra = lira_breaker_retry_after(b, now);
-            lira__call_stop(c, LIRA_STOP_BREAKER_OPEN, LIRA_KIND_NONE, ra >= 0 ? ra : -1);
+            lira__call_stop(c, now, LIRA_STOP_BREAKER_OPEN, LIRA_KIND_NONE, ra >= 0 ? ra : -1);
             return;
         }
         c->has_permit = rc == LIRA_OK;
@@ -291,7 +294,7 @@ static void send_step(lira_call *c)
         c->attempts--;
         lira__call_give_back_token(c, now);
         cancel_permit(c, now);
-        local_error(c, rc, c->tp ? "cannot start the attempt" : "no transport");
+        local_error(c, now, rc, c->tp ? "cannot start the attempt" : "no transport");
         return;
     }
     c->has_token = 0;   /* spent: the attempt went out */
@@ -300,7 +303,8 @@ static void send_step(lira_call *c)
 static void on_backoff(lira_timer *t, void *ud)
 {
     (void)t;
-    limiter_step(ud);
+    lira_call *c = ud;
+    limiter_step(c, lira_engine_now(c->e));
 }
 
 /* Built-in breaker rule: transport failures (except too_large and
@@ -337,7 +341,7 @@ static int64_t read_headers(lira_call *c, const lira_http_response *res, int64_t
     int64_t wall_s = -1, ra = -1;
     if (res->status == 429 || res->status == 503) {
         const char *v = lira_http_response_header(res, "Retry-After");
-        wall_s = lira_engine_wall(c->e) / LIRA_NS_PER_SEC;
+        wall_s = lira_engine_wall_at(c->e, now) / LIRA_NS_PER_SEC;
         if (v && lira_retry_after_parse(v, strlen(v), wall_s, &ra) != LIRA_OK)
             ra = -1;
     }
@@ -356,7 +360,7 @@ static int64_t read_headers(lira_call *c, const lira_http_response *res, int64_t
     if (!any && ra < 0)
         return ra;   /* most APIs send neither: nothing for the limiter to learn */
     if (wall_s < 0)
-        wall_s = lira_engine_wall(c->e) / LIRA_NS_PER_SEC;
+        wall_s = lira_engine_wall_at(c->e, now) / LIRA_NS_PER_SEC;
     lira_ratelimit_headers h = {
         .x_limit = v[0], .x_remaining = v[1], .x_reset = v[2], .limit = v[3],
         .remaining = v[4], .reset = v[5], .ratelimit = v[6], .policy = v[7],
@@ -439,7 +443,7 @@ static void run_attempt_hook(lira_call *c, const lira_http_response *res, int64_
         .next_delay_ns = d->action == LIRA_RETRY_AGAIN ? d->delay_ns : -1,
     };
     if (t) {
-        lira_telemetry_attempt_end(t, &c->tc, &a, now, lira_engine_wall(c->e));
+        lira_telemetry_attempt_end(t, &c->tc, &a, now, lira_engine_wall_at(c->e, now));
         if (d->action != LIRA_RETRY_AGAIN && d->stop == LIRA_STOP_BUDGET)
             lira_telemetry_budget_refused(t, c->u->name);
     }
@@ -454,14 +458,14 @@ static void on_attempt_done(void *ud, lira_http_response *res)
     c->xfer = NULL;
     if (!res) {
         cancel_permit(c, now);
-        local_error(c, LIRA_ENOMEM, "the transport returned no response");
+        local_error(c, now, LIRA_ENOMEM, "the transport returned no response");
         return;
     }
     if (res->failure == LIRA_FAIL_CANCELLED) {
         cancel_permit(c, now);
         lira_http_response_free(res);
         if (!c->cancelling)   /* the transport went away under us */
-            lira__call_stop(c, LIRA_STOP_CANCELLED, LIRA_KIND_CANCELLED, -1);
+            lira__call_stop(c, now, LIRA_STOP_CANCELLED, LIRA_KIND_CANCELLED, -1);
         return;
     }
     record_breaker(c, res, now, now - c->attempt_start_ns);
@@ -475,14 +479,14 @@ static void on_attempt_done(void *ud, lira_http_response *res)
         c->last_rr = d.reason;
     run_attempt_hook(c, res, now, &d);
     if (d.action != LIRA_RETRY_AGAIN) {
-        lira__call_stop(c, d.stop, LIRA_KIND_NONE, ra);
+        lira__call_stop(c, now, d.stop, LIRA_KIND_NONE, ra);
         return;
     }
     c->prev_delay_ns = d.delay_ns;
     c->ph = PH_BACKOFF;
     int rc = lira_timer_start(c->e, &c->timer, now + d.delay_ns, on_backoff, c);
     if (rc != LIRA_OK)
-        local_error(c, rc, "cannot wait for the backoff");
+        local_error(c, now, rc, "cannot wait for the backoff");
 }
 
 /* ------------------------------------------------------------ entries */
@@ -492,13 +496,13 @@ static void on_attempt_done(void *ud, lira_http_response *res)
 int lira__call_run(lira_call *c)
 {
     c->in_start = 1;
-    limiter_step(c);
+    limiter_step(c, c->start_ns);
     c->in_start = 0;
     if (c->ph == PH_DELIVER) {
         /* done never runs inside start: deliver from the next turn. */
         int rc = lira_timer_start(c->e, &c->timer, c->start_ns, on_deliver_timer, c);
         if (rc != LIRA_OK) {
-            tel_call_end(c);
+            tel_call_end(c, lira_engine_now(c->e));
             lira_http_response_free(c->r.res);
             unlink_call(c);
             lira__call_free(c);

@@ -32,7 +32,7 @@ void lira_call_cancel(lira_call *c)
     default:
         break;
     }
-    lira__call_stop(c, LIRA_STOP_CANCELLED, LIRA_KIND_CANCELLED, -1);
+    lira__call_stop(c, now, LIRA_STOP_CANCELLED, LIRA_KIND_CANCELLED, -1);
 }
 
 void lira__calls_cancel_all(lira_upstream *u)

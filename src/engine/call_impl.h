@@ -89,10 +89,10 @@ int lira__call_run(lira_call *c);
  * reference it holds on the upstream. */
 void lira__call_free(lira_call *c);
 
-/* End the call: fill its result from the last outcome and `stop`, then
- * deliver. `force` (when not NONE) is the kind to report if no response is
- * returned. */
-void lira__call_stop(lira_call *c, lira_stop_reason stop, lira_error_kind force,
+/* End the call at `now` (the time its caller read): fill its result from
+ * the last outcome and `stop`, then deliver. `force` (when not NONE) is the
+ * kind to report if no response is returned. */
+void lira__call_stop(lira_call *c, int64_t now, lira_stop_reason stop, lira_error_kind force,
                      int64_t retry_after_ns);
 
 /* Give back the limiter token the call holds, if any. */

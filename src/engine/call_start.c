@@ -111,7 +111,7 @@ int lira_call_start(lira_engine *e, lira_upstream *u, const lira_call_spec *spec
         c->tc.url_len = c->url_len;
         c->tc.endpoint_len = c->endpoint_len;
         c->tc.request_id_plain = c->spec.request_id_plain;
-        lira_telemetry_call_start(t, &c->tc, c->start_ns, lira_engine_wall(e));
+        lira_telemetry_call_start(t, &c->tc, c->start_ns, lira_engine_wall_at(e, c->start_ns));
     }
     if (lira_upstream_budget(u))
         lira_budget_deposit(lira_upstream_budget(u), c->start_ns);

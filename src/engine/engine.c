@@ -209,6 +209,13 @@ static int fire_due(lira_engine *e, int which, int64_t now)
     return ran;
 }
 
+/* The due timers of heap `which`, the clock read only when it has any
+ * (the real heap has none unless the engine runs on a virtual clock). */
+static int fire_due_now(lira_engine *e, int which)
+{
+    return e->heaps[which].len > 0 ? fire_due(e, which, heap_clock_now(e, which)) : 0;
+}
+
 /* ------------------------------------------------------------- engine */
 
 int lira_engine_new(const lira_engine_options *opt, lira_engine **out)
@@ -269,6 +276,10 @@ lira_clock *lira_engine_clock(lira_engine *e) { return e ? &e->clock : NULL; }
 lira_rng *lira_engine_rng(lira_engine *e) { return e ? &e->rng : NULL; }
 int64_t lira_engine_now(const lira_engine *e) { return lira_clock_now(e ? &e->clock : NULL); }
 int64_t lira_engine_wall(const lira_engine *e) { return lira_clock_wall(e ? &e->clock : NULL); }
+int64_t lira_engine_wall_at(lira_engine *e, int64_t now)
+{
+    return lira_clock_wall_at(e ? &e->clock : NULL, now);
+}
 
 void *lira_engine_slot(const lira_engine *e, int slot)
 {
@@ -574,13 +585,13 @@ int lira_engine_step(lira_engine *e, int64_t max_wait_ns)
         w.fn(fd, events, w.ud);
         ran++;
     }
-    ran += fire_due(e, HEAP_REAL, lira_clock_now(NULL));
-    ran += fire_due(e, HEAP_ENGINE, lira_clock_now(&e->clock));
+    ran += fire_due_now(e, HEAP_REAL);
+    ran += fire_due_now(e, HEAP_ENGINE);
     /* Virtual time moves only in a turn where nothing else happened, so that
      * whatever the callbacks above made runnable runs at the current time. */
     if (ran == 0) {
         advance_virtual(e);
-        ran += fire_due(e, HEAP_ENGINE, lira_clock_now(&e->clock));
+        ran += fire_due_now(e, HEAP_ENGINE);
     }
     run_turn_hooks(e, 0);
     return ran;

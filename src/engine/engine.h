@@ -43,6 +43,9 @@ lira_clock *lira_engine_clock(lira_engine *e);   /* never NULL for a live engine
 lira_rng *lira_engine_rng(lira_engine *e);
 int64_t lira_engine_now(const lira_engine *e);   /* monotonic ns */
 int64_t lira_engine_wall(const lira_engine *e);  /* epoch ns */
+/* Epoch ns at `now`, a time lira_engine_now gave: lira_clock_wall_at (one
+ * wall read a millisecond for the events of a turn, not one each). */
+int64_t lira_engine_wall_at(lira_engine *e, int64_t now);
 
 /* Switch a running engine to a virtual clock starting at its current time
  * (used by lira.testing's t.clock()). Pending timers keep their deadlines. */

@@ -142,7 +142,7 @@ static void call_outcome(trace_call *c, const lira_call_result *r)
 
 static void on_call_start(void *ud, lira_tel_call *tc, int64_t now, int64_t wall)
 {
-    (void)now, (void)wall;
+    (void)now;
     lira_tracer *t = ud;
     trace_call *c = t->pool;
     if (c)
@@ -159,7 +159,7 @@ static void on_call_start(void *ud, lira_tel_call *tc, int64_t now, int64_t wall
     c->start_wall = 0;
     c->name[0] = '\0';
     if (lira__span_wants_record(t, &c->call)) {
-        c->start_wall = lira_engine_wall(t->e);
+        c->start_wall = wall;
         call_name(c->name, tc->method ? tc->method : "HTTP", tc->endpoint);
     }
     tc->trace = c;

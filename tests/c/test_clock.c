@@ -42,6 +42,42 @@ static void test_system_clock_is_monotonic(void)
     CHECK_EQ(lira_clock_advance(&c, 1), LIRA_EINVAL);
 }
 
+static void test_wall_at_virtual_is_exact(void)
+{
+    lira_clock c;
+    lira_clock_init_virtual(&c, 5, 1000);
+    CHECK_EQ(lira_clock_wall_at(&c, 5), 1000);
+    CHECK_EQ(lira_clock_wall_at(&c, 3), 998);   /* an earlier now the clock gave */
+    lira_clock_advance(&c, 7 * LIRA_NS_PER_MS);
+    CHECK_EQ(lira_clock_wall_at(&c, lira_clock_now(&c)), lira_clock_wall(&c));
+}
+
+/* The system clock's wall_at lies between wall reads taken around it (to
+ * the microsecond that reading both clocks costs at most), keeps one offset
+ * within a millisecond and samples a new one past it. */
+static void test_wall_at_system_tracks_wall(void)
+{
+    lira_clock c;
+    lira_clock_init_system(&c);
+    const int64_t slack = 1000 * 1000;   /* 1 ms: scheduling between the reads */
+    for (int i = 0; i < 100; i++) {
+        int64_t w0 = lira_clock_wall(NULL);
+        int64_t x = lira_clock_wall_at(&c, lira_clock_now(&c));
+        int64_t w1 = lira_clock_wall(NULL);
+        CHECK_INT(x, >=, w0 - slack);
+        CHECK_INT(x, <=, w1 + slack);
+    }
+    int64_t n = lira_clock_now(&c), x = lira_clock_wall_at(&c, n);
+    int64_t off = c.wall_ns;
+    CHECK_EQ(lira_clock_wall_at(&c, n + 1000), x + 1000);   /* same offset */
+    CHECK_EQ(lira_clock_wall_at(&c, n - 1000), x - 1000);
+    CHECK_EQ(c.wall_ns, off);
+    int64_t sampled = c.mono_ns;
+    lira_clock_wall_at(&c, sampled + 2 * LIRA_NS_PER_MS);   /* past 1 ms: a new sample */
+    CHECK_INT(c.mono_ns, >, sampled);
+    CHECK_INT(lira_clock_wall_at(NULL, 0), >, INT64_C(1600000000) * LIRA_NS_PER_SEC);
+}
+
 static void test_bad_arguments(void)
 {
     CHECK_EQ(lira_clock_init_system(NULL), LIRA_EINVAL);
@@ -59,6 +95,8 @@ int main(void)
     RUN(test_virtual_clock_moves_only_when_told);
     RUN(test_virtual_clock_never_goes_back);
     RUN(test_system_clock_is_monotonic);
+    RUN(test_wall_at_virtual_is_exact);
+    RUN(test_wall_at_system_tracks_wall);
     RUN(test_bad_arguments);
     return check_summary();
 }
