@@ -17,6 +17,7 @@ struct tel_sites {
     size_t nclients;
     tel_site *sites[SITE_SLOTS];
     size_t nsites;
+    tel_site *last;              /* the latest found: most calls repeat it */
 };
 
 tel_sites *lira__tel_sites_new(void)
@@ -65,30 +66,35 @@ tel_site *lira__tel_sites_site(tel_sites *c, const char *client, const char *end
     if (!c || !client || !endpoint)
         return NULL;
     size_t cl = strlen(client);
+    tel_site *e = c->last;
+    if (e && e->client_len == cl && e->endpoint_len == el &&
+        lira_short_equal(e->key, client, cl) && lira_short_equal(e->key + cl + 1, endpoint, el))
+        return e;   /* compared whole, as below, without the hash */
     uint64_t h = lira_short_hash(lira_short_hash(0, client, cl), endpoint, el);
     size_t j = (size_t)h & (SITE_SLOTS - 1);
     for (; c->sites[j]; j = (j + 1) & (SITE_SLOTS - 1)) {
-        tel_site *e = c->sites[j];
-        if (e->hash == h && e->client_len == cl && lira_short_equal(e->key, client, cl) &&
-            lira_short_equal(e->key + cl + 1, endpoint, el + 1))
-            return e;
+        e = c->sites[j];
+        if (e->hash == h && e->client_len == cl && e->endpoint_len == el &&
+            lira_short_equal(e->key, client, cl) && lira_short_equal(e->key + cl + 1, endpoint, el))
+            return c->last = e;
     }
     if (c->nsites >= SITE_MAX)
         return NULL;
     tel_client *owner = lira__tel_sites_client(c, client);
     if (!owner)
         return NULL;
-    tel_site *e = calloc(1, sizeof *e + cl + el + 2);
+    e = calloc(1, sizeof *e + cl + el + 2);
     if (!e)
         return NULL;
     e->hash = h;
     e->client = owner;
     e->client_len = cl;
+    e->endpoint_len = el;
     memcpy(e->key, client, cl + 1);
     memcpy(e->key + cl + 1, endpoint, el + 1);
     c->sites[j] = e;
     c->nsites++;
-    return e;
+    return c->last = e;
 }
 
 lira_series *lira__tel_series(lira_series **slot, lira_metric *m, const char *const *v, size_t n)

@@ -537,6 +537,47 @@ static void test_limiter_wait_series(void)
     unlink(path);
 }
 
+/* Calls alternating between (client, endpoint) pairs that differ only a
+ * little — an endpoint that extends another, the same length, a client
+ * that is a prefix — each count under their own labels: the site cache's
+ * latest entry is only taken when both match whole. */
+static void test_sites_alternate(void)
+{
+    lira_telemetry *t = hub(LIRA_LOG_OFF);
+    static const char *const pairs[][2] = {
+        {"shop", "/a"}, {"shop", "/ab"}, {"shop", "/b"}, {"sho", "/a"}, {"shop", "/a"},
+    };
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+            lira_tel_call tc;
+            setup_call(&tc);
+            tc.client = pairs[i][0];
+            tc.endpoint = pairs[i][1];
+            lira_telemetry_call_start(t, &tc, 0, WALL);
+            lira_http_response *res = resp(200, LIRA_FAIL_NONE);
+            lira_call_result r = {.res = res, .attempts = 1, .stop = LIRA_STOP_SUCCESS,
+                                  .status = 200};
+            lira_telemetry_call_end(t, &tc, &r, MS, WALL);
+            lira_http_response_free(res);
+        }
+    char *m = NULL;
+    CHECK_EQ(lira_metrics_text(lira_telemetry_metrics(t), &m, NULL), LIRA_OK);
+    static const char *const want[] = {
+        "lira_client_requests_total{client=\"shop\",endpoint=\"/a\",status_class=\"2xx\"} 6\n",
+        "lira_client_requests_total{client=\"shop\",endpoint=\"/ab\",status_class=\"2xx\"} 3\n",
+        "lira_client_requests_total{client=\"shop\",endpoint=\"/b\",status_class=\"2xx\"} 3\n",
+        "lira_client_requests_total{client=\"sho\",endpoint=\"/a\",status_class=\"2xx\"} 3\n",
+        "lira_client_in_flight{client=\"shop\"} 0\n",
+        "lira_client_in_flight{client=\"sho\"} 0\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!m || !strstr(m, want[i]))
+            CHECK_FAIL_("missing: %s", want[i]);
+    free(m);
+    lira_telemetry_free(t);
+    unlink(path);
+}
+
 /* Metrics turned off and on while calls run: each call keeps the setting it
  * started with, so the in-flight gauge comes back to 0 and a call is counted
  * whole or not at all. */
@@ -726,6 +767,7 @@ int main(void)
     RUN(test_call_line_head);
     RUN(test_limiter_wait_series);
     RUN(test_metrics_switched_mid_call);
+    RUN(test_sites_alternate);
     RUN(test_call_tail_same_bytes);
     RUN(test_call_outlives_its_memo_entry);
     RUN(test_user_fields_escaped);
