@@ -162,7 +162,8 @@ void lira__call_stop(lira_call *c, int64_t now, lira_stop_reason stop, lira_erro
 static void local_error(lira_call *c, int64_t now, int rc, const char *what)
 {
     snprintf(c->local_err, sizeof c->local_err, "%s: %s", what, lira_strerror(rc));
-    lira__call_stop(c, now, LIRA_STOP_NONE, rc == LIRA_EINVAL ? LIRA_KIND_INVALID : LIRA_KIND_TRANSPORT, -1);
+    lira__call_stop(c, now, LIRA_STOP_NONE,
+                    rc == LIRA_EINVAL ? LIRA_KIND_INVALID : LIRA_KIND_TRANSPORT, -1);
 }
 
 /* ------------------------------------------------------------ the steps */
@@ -198,7 +199,8 @@ static void limiter_step(lira_call *c, int64_t now)
     if (rc != LIRA_OK) {
         /* A retry cut short by the limiter keeps its last response (stop:
          * deadline); with none, the error is rate_limited. */
-        lira__call_stop(c, now, LIRA_STOP_DEADLINE, LIRA_KIND_RATE_LIMITED, rc == LIRA_EDENIED ? wait : -1);
+        lira__call_stop(c, now, LIRA_STOP_DEADLINE, LIRA_KIND_RATE_LIMITED,
+                        rc == LIRA_EDENIED ? wait : -1);
         return;
     }
     c->has_token = 1;

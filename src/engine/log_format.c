@@ -190,7 +190,7 @@ static size_t escape_into(char *p, const char *s, size_t n)
     size_t i = 0, o = 0;
     while (i < n) {
         size_t run = lira_json_plain_run(u, i, n);
-        memcpy(p + o, s + i, run - i);
+        lira_short_copy(p + o, s + i, run - i);
         o += run - i;
         if ((i = run) >= n)
             break;
