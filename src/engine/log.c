@@ -216,7 +216,7 @@ int lira_log_new(const lira_log_options *o, lira_log **out)
     l->format = o->format;
     l->window_ns = o->ratelimit_window_ns;
     l->burst = o->ratelimit_burst;
-    l->ts_sec = -1;
+    l->ts_sec = l->ts_ms = -1;
     int rc = copy_config(l, o);
     if (rc == LIRA_OK) {
         l->fd = o->path ? open_path(o->path) : o->fd;
@@ -449,6 +449,24 @@ static int keep_line(lira_log *l, size_t len)
     if (l->used >= l->batch_cap)
         return lira_log_flush(l) == LIRA_OK ? rc : LIRA_ESTATE;
     return rc;
+}
+
+int lira_log_write_rendered(lira_log *l, lira_log_level lv, int64_t wall_ns,
+                            const lira_log_piece *pieces, size_t n)
+{
+    if (!l || (n && !pieces) || lv < LIRA_LOG_DEBUG || lv >= LIRA_LOG_WARN ||
+        l->format != LIRA_LOG_JSON)
+        return LIRA_EINVAL;
+    if (!lira_log_enabled(l, lv))
+        return LIRA_EDENIED;
+    int batch = l->batch_depth > 0;
+    if (!batch)
+        lira_log_flush(l);
+    size_t len = lira__log_format_rendered(l, wall_ns, pieces, n);
+    if (len == 0)
+        return LIRA_ERANGE;
+    l->stats.lines++;
+    return batch ? keep_line(l, len) : write_out(l, l->line, len);
 }
 
 int lira_log_write(lira_log *l, lira_log_level lv, int64_t now_ns, int64_t wall_ns,

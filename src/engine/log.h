@@ -72,9 +72,10 @@ int lira_log_options_default(lira_log_options *o);
 
 /* The defaults, then the environment: LIRA_LOG_LEVEL (debug, info, warn,
  * warning, error, off; any case), LIRA_LOG_FILE (a path), LIRA_LOG_FORMAT
- * (json, text), LIRA_LOG_FLUSH_MS (whole milliseconds, 0..10000). The strings point into the environment. LIRA_EPARSE when a
- * variable holds something else (that setting keeps its default, the rest are
- * applied); LIRA_EINVAL for NULL. */
+ * (json, text), LIRA_LOG_FLUSH_MS (whole milliseconds, 0..10000). The strings
+ * point into the environment. LIRA_EPARSE when a variable holds something
+ * else (that setting keeps its default, the rest are applied); LIRA_EINVAL
+ * for NULL. */
 int lira_log_options_from_env(lira_log_options *o);
 
 /* "debug" ... "error", "off" -> level; any case. LIRA_EPARSE / LIRA_EINVAL. */
@@ -170,6 +171,26 @@ typedef struct lira_log_field {
  * the batch goes out). Never allocates. */
 int lira_log_write(lira_log *l, lira_log_level lv, int64_t now_ns, int64_t wall_ns,
                    const char *msg, const lira_log_field *fields, size_t n);
+
+/* One already-rendered piece of a JSON line: object members, each piece
+ * starting with a comma (,"level":"info","msg":"call" ...). */
+typedef struct lira_log_piece {
+    const char *s;
+    size_t len;
+} lira_log_piece;
+
+/* Write the JSON line {"ts":"<wall_ns>"<pieces>}: for lines a caller renders
+ * itself because it writes the same shape for every call (telemetry's call
+ * line: its level and message, its head, its tail), without the dispatch per
+ * field of lira_log_write. The pieces are copied as they are — the caller
+ * escapes, and writes the "level" member for `lv` itself. Below warn only
+ * (no rate limit applies), JSON logs only: LIRA_EINVAL otherwise, or for a
+ * NULL l or pieces. LIRA_ERANGE when the line would not fit max_line whole
+ * (nothing written: the caller writes it the generic way, which shortens
+ * it). Otherwise as lira_log_write (LIRA_EDENIED below the level; batching,
+ * stats). */
+int lira_log_write_rendered(lira_log *l, lira_log_level lv, int64_t wall_ns,
+                            const lira_log_piece *pieces, size_t n);
 
 /* Whether lines are JSON (not the text format); 0 for NULL. */
 int lira_log_is_json(const lira_log *l);

@@ -32,8 +32,8 @@ struct lira_log {
     rl_entry *rl;
     uint32_t rl_sets;        /* rl holds rl_sets * RL_WAYS entries */
     lira_log_stats stats;
-    int64_t ts_sec;          /* the second ts_buf holds, or -1 */
-    char ts_buf[20];         /* "YYYY-MM-DDTHH:MM:SS" */
+    int64_t ts_sec, ts_ms;   /* the second and millisecond ts_buf holds, or -1 */
+    char ts_buf[25];         /* "YYYY-MM-DDTHH:MM:SS.mmmZ" (and a NUL) */
 };
 
 #define RL_WAYS 4
@@ -44,5 +44,10 @@ struct lira_log {
  * `suppressed` > 0 adds the "suppressed" field. */
 size_t lira__log_format(lira_log *l, lira_log_level lv, int64_t wall_ns, const char *msg,
                         const lira_log_field *f, size_t n, uint64_t suppressed);
+
+/* The line {"ts":"<wall_ns>"<pieces>}\n at l->line (lira_log_write_rendered);
+ * 0 when it would not fit max_line. */
+size_t lira__log_format_rendered(lira_log *l, int64_t wall_ns, const lira_log_piece *p,
+                                 size_t n);
 
 #endif

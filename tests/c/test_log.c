@@ -66,6 +66,35 @@ static void test_ts(void)
     CHECK_EQ(lira_log_format_ts(0, b, 24), LIRA_EINVAL);
 }
 
+/* Each line's ts is its own wall time to the millisecond, whatever the
+ * line before it had: the same millisecond, the next, the next second, and
+ * back. */
+static void test_ts_per_line(void)
+{
+    lira_log_options o;
+    lira_log_options_default(&o);
+    lira_log *l = open_tmp(&o);
+    const int64_t ms = 1000000;
+    const int64_t at[] = {WALL, WALL + 1, WALL + ms, WALL + SEC, WALL - SEC, 0, WALL + 877 * ms};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+        CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, at[i], "t", NULL, 0), LIRA_OK);
+    const char *want[] = {"2023-11-14T22:13:20.123Z", "2023-11-14T22:13:20.123Z",
+                          "2023-11-14T22:13:20.124Z", "2023-11-14T22:13:21.123Z",
+                          "2023-11-14T22:13:19.123Z", "1970-01-01T00:00:00.000Z",
+                          "2023-11-14T22:13:21.000Z"};
+    const char *p = slurp();
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char ts[40];
+        snprintf(ts, sizeof ts, "{\"ts\":\"%s\"", want[i]);
+        CHECK(strncmp(p, ts, strlen(ts)) == 0);
+        p = strchr(p, '\n');
+        if (!p)
+            break;
+        p++;
+    }
+    done(l);
+}
+
 static void test_json_line_exact(void)
 {
     lira_log_options o;
@@ -256,6 +285,73 @@ static void test_pairs(void)
     CHECK_EQ(lira_log_render_pairs(l, head, 6, pairs, sizeof pairs), 0);
     CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "call", packed, 2), LIRA_OK);
     CHECK_STR(slurp(), "2023-11-14T22:13:20.123Z INFO  call status=200\n");
+    done(l);
+}
+
+static int nlines(const char *s);
+
+/* A rendered line is the same bytes lira_log_write gives for the same
+ * members; it batches like any line, is refused whole (ERANGE, nothing
+ * written) when it would not fit, and only takes JSON lines below warn. */
+static void test_rendered(void)
+{
+    static const char lm[] = ",\"level\":\"info\",\"msg\":\"call\"";
+    static const char head[] = ",\"client\":\"shop\",\"method\":\"GET\"";
+    static const char tail[] = ",\"status\":200,\"attempts\":1";
+    const lira_log_piece p[3] = {{lm, sizeof lm - 1}, {head, sizeof head - 1},
+                                 {tail, sizeof tail - 1}};
+    lira_log_options o;
+    lira_log_options_default(&o);
+    o.flush_ns = 0;
+    lira_log *l = open_tmp(&o);
+    lira_log_field f[2] = {{.key = "", .type = LIRA_LOGF_PAIRS, .s = head, .len = sizeof head - 1},
+                           {.key = "", .type = LIRA_LOGF_PAIRS, .s = tail, .len = sizeof tail - 1}};
+    CHECK_EQ(lira_log_write(l, LIRA_LOG_INFO, 0, WALL, "call", f, 2), LIRA_OK);
+    lira_log_batch(l, 1);
+    CHECK_EQ(lira_log_write_rendered(l, LIRA_LOG_INFO, WALL, p, 3), LIRA_OK);
+    CHECK_EQ(nlines(slurp()), 1);   /* kept in the batch */
+    lira_log_batch(l, 0);
+    const char *line = "{\"ts\":\"2023-11-14T22:13:20.123Z\",\"level\":\"info\",\"msg\":\"call\","
+                       "\"client\":\"shop\",\"method\":\"GET\",\"status\":200,\"attempts\":1}\n";
+    char want[512];
+    snprintf(want, sizeof want, "%s%s", line, line);
+    CHECK_STR(slurp(), want);
+    lira_log_stats st;
+    lira_log_get_stats(l, &st);
+    CHECK_U64(st.lines, ==, 2);
+
+    CHECK_EQ(lira_log_write_rendered(l, LIRA_LOG_WARN, WALL, p, 3), LIRA_EINVAL);
+    CHECK_EQ(lira_log_write_rendered(NULL, LIRA_LOG_INFO, WALL, p, 3), LIRA_EINVAL);
+    CHECK_EQ(lira_log_write_rendered(l, LIRA_LOG_INFO, WALL, NULL, 3), LIRA_EINVAL);
+    lira_log_set_level(l, LIRA_LOG_WARN);
+    CHECK_EQ(lira_log_write_rendered(l, LIRA_LOG_INFO, WALL, p, 3), LIRA_EDENIED);
+    done(l);
+
+    /* One byte over max_line: refused whole; at max_line exactly: written. */
+    lira_log_options_default(&o);
+    o.max_line = LIRA_LOG_MIN_LINE;
+    l = open_tmp(&o);
+    /* {"ts":"<24>" + level and msg + head + ,"pad":"x...x" + }\n */
+    size_t pl = LIRA_LOG_MIN_LINE - (7 + 24 + 1) - (sizeof lm - 1) - (sizeof head - 1) - 2;
+    char pad[LIRA_LOG_MIN_LINE];
+    memset(pad, 'x', sizeof pad);
+    memcpy(pad, ",\"pad\":\"", 8);
+    pad[pl - 1] = '"';
+    pad[pl] = '"';
+    lira_log_piece q[3] = {p[0], p[1], {pad, pl + 1}};
+    CHECK_EQ(lira_log_write_rendered(l, LIRA_LOG_INFO, WALL, q, 3), LIRA_ERANGE);
+    CHECK_STR(slurp(), "");
+    lira_log_get_stats(l, &st);
+    CHECK_U64(st.lines, ==, 0);
+    q[2].len = pl;
+    CHECK_EQ(lira_log_write_rendered(l, LIRA_LOG_INFO, WALL, q, 3), LIRA_OK);
+    CHECK_EQ(strlen(slurp()), (size_t)LIRA_LOG_MIN_LINE);
+    done(l);
+
+    lira_log_options_default(&o);
+    o.format = LIRA_LOG_TEXT;
+    l = open_tmp(&o);
+    CHECK_EQ(lira_log_write_rendered(l, LIRA_LOG_INFO, WALL, p, 3), LIRA_EINVAL);
     done(l);
 }
 
@@ -641,12 +737,14 @@ static void test_flush_env(void)
 int main(void)
 {
     RUN(test_ts);
+    RUN(test_ts_per_line);
     RUN(test_json_line_exact);
     RUN(test_numbers);
     RUN(test_escaping);
     RUN(test_fast_and_checked_agree);
     RUN(test_micros);
     RUN(test_pairs);
+    RUN(test_rendered);
     RUN(test_redaction);
     RUN(test_levels);
     RUN(test_rate_limit);
