@@ -112,7 +112,9 @@ static const lira_url_info *url_info(lira_telemetry *t, lira_tel_call *tc)
  * result) and endpoint. On a JSON line that no rate limit keys on (below
  * warn), they go as one PAIRS field: rendered once and kept on the URL's
  * memo entry, then copied by every line about a call to that URL with the
- * same client, method and endpoint. */
+ * same client, method and endpoint. With metrics on, the (client, endpoint)
+ * pair's site keeps a copy for its latest URL and method, found without a
+ * key (−200 instructions a line). */
 static size_t call_fields(lira_telemetry *t, lira_tel_call *tc, lira_log_level lv,
                           lira_log_field *f)
 {
@@ -122,11 +124,19 @@ static size_t call_fields(lira_telemetry *t, lira_tel_call *tc, lira_log_level l
     lira_url_head_key k = {0};
     size_t hl = 0;
     const char *h = NULL;
+    const char *method = tc->method ? tc->method : "";
+    size_t ml = len_of(tc->method, tc->method_len);
+    tel_site *st = tc->metrics_on ? tc->metrics_site : NULL;
+    int on_site = 0;
     if (headed) {
-        k = (lira_url_head_key){client, tc->method, tc->endpoint, strlen(client),
-                                len_of(tc->method, tc->method_len),
-                                len_of(tc->endpoint, tc->endpoint_len)};
-        h = lira__url_memo_head(t->urls, in, &k, &hl);
+        /* The (client, endpoint) pair's own copy first: no key to build or
+         * compare but the method. */
+        on_site = (h = lira__tel_site_head(st, in->gen, method, ml, &hl)) != NULL;
+        if (!h) {
+            k = (lira_url_head_key){client, tc->method, tc->endpoint, strlen(client), ml,
+                                    len_of(tc->endpoint, tc->endpoint_len)};
+            h = lira__url_memo_head(t->urls, in, &k, &hl);
+        }
     }
     if (!h) {
         size_t n = 0;
@@ -144,6 +154,8 @@ static size_t call_fields(lira_telemetry *t, lira_tel_call *tc, lira_log_level l
             !(h = lira__url_memo_set_head(t->urls, in, &k, buf, hl)))
             return n;
     }
+    if (!on_site)
+        lira__tel_site_keep_head(st, in->gen, method, ml, h, hl);
     f[0] = (lira_log_field){.key = "", .type = LIRA_LOGF_PAIRS, .s = h, .len = hl};
     return 1;
 }
@@ -398,6 +410,14 @@ void lira_telemetry_call_end(lira_telemetry *t, lira_tel_call *tc, const lira_ca
     if (!failed && !t->generic_tail && lira_log_is_json(t->log) &&
         (tl = call_tail(tc, status, r->attempts, now - tc->start_ns, r->last_retry_reason,
                         tail))) {
+        /* With its head rendered too, the whole line is pieces: written as
+         * they are, not field by field (the same bytes). */
+        if (n == 1 && f[0].type == LIRA_LOGF_PAIRS) {
+            static const char lm[] = ",\"level\":\"info\",\"msg\":\"call\"";
+            const lira_log_piece p[3] = {{lm, sizeof lm - 1}, {f[0].s, f[0].len}, {tail, tl}};
+            if (lira_log_write_rendered(t->log, lv, wall, p, 3) != LIRA_ERANGE)
+                return;
+        }
         f[n++] = (lira_log_field){.key = "", .type = LIRA_LOGF_PAIRS, .s = tail, .len = tl};
         lira_log_write(t->log, lv, now, wall, "call", f, n);
         return;

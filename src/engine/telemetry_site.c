@@ -31,8 +31,11 @@ void lira__tel_sites_free(tel_sites *c)
         return;
     for (size_t i = 0; i < CLIENT_SLOTS; i++)
         free(c->clients[i]);
-    for (size_t i = 0; i < SITE_SLOTS; i++)
+    for (size_t i = 0; i < SITE_SLOTS; i++) {
+        if (c->sites[i])
+            free(c->sites[i]->head);
         free(c->sites[i]);
+    }
     free(c);
 }
 
@@ -95,6 +98,36 @@ tel_site *lira__tel_sites_site(tel_sites *c, const char *client, const char *end
     c->sites[j] = e;
     c->nsites++;
     return c->last = e;
+}
+
+const char *lira__tel_site_head(const tel_site *st, uint64_t gen, const char *method, size_t ml,
+                                size_t *len)
+{
+    if (!st || !st->head_len || st->head_gen != gen ||
+        st->head_method_len != ml || !lira_short_equal(st->head_method, method, ml))
+        return NULL;
+    *len = st->head_len;
+    return st->head;
+}
+
+void lira__tel_site_keep_head(tel_site *st, uint64_t gen, const char *method, size_t ml,
+                              const char *h, size_t hl)
+{
+    if (!st || !hl || ml >= sizeof st->head_method)
+        return;
+    st->head_len = 0;   /* no valid copy until the new one is whole */
+    if (hl > st->head_cap) {
+        char *p = realloc(st->head, hl);
+        if (!p)
+            return;
+        st->head = p;
+        st->head_cap = hl;
+    }
+    memcpy(st->head, h, hl);
+    memcpy(st->head_method, method, ml);
+    st->head_method_len = ml;
+    st->head_gen = gen;
+    st->head_len = hl;
 }
 
 lira_series *lira__tel_series(lira_series **slot, lira_metric *m, const char *const *v, size_t n)

@@ -45,6 +45,14 @@ typedef struct tel_site {
     char http_method[TEL_METHOD_KEEP];
     char http_server[TEL_HOST_KEEP];
     size_t http_method_len, http_server_len;
+    /* The head of this pair's call lines (telemetry.c, call_fields): a copy
+     * of the URL memo's, for the URL memo's filling head_gen (unique across
+     * its entries) and the method head_method. */
+    uint64_t head_gen;
+    char head_method[TEL_METHOD_KEEP];
+    size_t head_method_len;
+    char *head;
+    size_t head_len, head_cap;
     size_t client_len, endpoint_len;
     char key[];                  /* client NUL endpoint NUL */
 } tel_site;
@@ -59,6 +67,14 @@ void lira__tel_sites_free(tel_sites *c);
 tel_client *lira__tel_sites_client(tel_sites *c, const char *client);
 tel_site *lira__tel_sites_site(tel_sites *c, const char *client, const char *endpoint,
                                size_t el);
+
+/* The head st keeps for (gen, method), or NULL; *len its length. */
+const char *lira__tel_site_head(const tel_site *st, uint64_t gen, const char *method, size_t ml,
+                                size_t *len);
+/* Keep a copy of head h for (gen, method) on st; nothing when it cannot
+ * (out of memory, a method longer than TEL_METHOD_KEEP - 1). */
+void lira__tel_site_keep_head(tel_site *st, uint64_t gen, const char *method, size_t ml,
+                              const char *h, size_t hl);
 
 /* *slot, or the series for v (filling *slot unless it is the overflow
  * series). slot may be NULL. NULL when the lookup fails. */

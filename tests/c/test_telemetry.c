@@ -442,6 +442,10 @@ static void test_call_line_head(void)
         {NULL, "GET", "https://api.shop.example/orders/42?api_key=" SECRET, "/orders/{id}", 200},
         {"sh\"op", "GET", "https://api.shop.example/a\"b", "/a\"b", 200},
         {"shop", "GET", "https://api.shop.example/orders/42", "/orders/{id}", 200},
+        {"shop", "GET", "https://api.shop.example/orders/43", "/orders/{id}", 200},
+        {"shop", "GET", "https://api.shop.example/orders/42", "/orders/{id}", 200},
+        {"shop", "PUT", "https://api.shop.example/orders/42", "/orders/{id}", 200},
+        {"shop", "PUX", "https://api.shop.example/orders/42", "/orders/{id}", 200},
     };
     lira_telemetry *shared = hub(LIRA_LOG_INFO);
     char shared_path[64];
@@ -506,6 +510,36 @@ static void test_call_outlives_its_memo_entry(void)
                        "access_token=REDACTED&x=1\",\"endpoint\":\"/orders/{id}\","
                        "\"status\":200,") != NULL);
     CHECK_EQ(count(out, "other.example"), 64);
+    lira_telemetry_free(t);
+    unlink(path);
+}
+
+/* A (client, endpoint) pair keeps the head of its latest URL; when that
+ * URL's memo entry is taken by another URL, a line for the new one on the
+ * same pair says the new URL (the entry's generation changed, not its
+ * address). */
+static void test_site_head_after_memo_reuse(void)
+{
+    lira_telemetry *t = hub(LIRA_LOG_INFO);
+    char url[64];
+    for (int pass = 0; pass < 3; pass++)
+        for (int i = 0; i < 40; i++) {   /* 16 slots: every one is taken, again and again */
+            lira_tel_call tc;
+            setup_call(&tc);
+            snprintf(url, sizeof url, "https://u%d.example/x", i);
+            tc.url = url;
+            tc.endpoint = pass == 1 ? "/two" : "/one";
+            lira_telemetry_call_start(t, &tc, 0, WALL);
+            lira_call_result r = {.attempts = 1, .status = 204, .stop = LIRA_STOP_SUCCESS};
+            lira_telemetry_call_end(t, &tc, &r, MS, WALL);
+            const char *out = slurp(path), *last = out;
+            for (const char *p = out; (p = strstr(p, "{\"ts\"")); p++)
+                last = p;
+            char want[96];
+            snprintf(want, sizeof want, "\"url\":\"%s\",\"endpoint\":\"%s\"", url, tc.endpoint);
+            if (!strstr(last, want))
+                CHECK_FAIL_("pass %d, call %d: %.200s", pass, i, last);
+        }
     lira_telemetry_free(t);
     unlink(path);
 }
@@ -768,6 +802,7 @@ int main(void)
     RUN(test_limiter_wait_series);
     RUN(test_metrics_switched_mid_call);
     RUN(test_sites_alternate);
+    RUN(test_site_head_after_memo_reuse);
     RUN(test_call_tail_same_bytes);
     RUN(test_call_outlives_its_memo_entry);
     RUN(test_user_fields_escaped);
