@@ -53,7 +53,7 @@ int lira_log_options_default(lira_log_options *o)
     o->ratelimit_window_ns = 10 * LIRA_NS_PER_SEC;
     o->ratelimit_burst = 5;
     o->ratelimit_keys = 256;
-    o->flush_ns = 5 * LIRA_NS_PER_MS;
+    o->flush_ns = 20 * LIRA_NS_PER_MS;   /* docs/observability.md: why 20 */
     return LIRA_OK;
 }
 

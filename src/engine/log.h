@@ -64,7 +64,7 @@ typedef struct lira_log_options {
     uint32_t ratelimit_burst;      /* lines per key per window; default 5 */
     uint32_t ratelimit_keys;       /* keys remembered; default 256, max 65536 */
     int64_t flush_ns;              /* how long a batch's lines may wait after it ends
-                                      (Batching); default 5 ms, 0..10 s */
+                                      (Batching); default 20 ms, 0..10 s */
 } lira_log_options;
 
 /* The defaults above. LIRA_EINVAL for NULL. */

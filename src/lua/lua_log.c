@@ -4,7 +4,7 @@
  *   lira.log.info("message", { order = 42, ok = true })  -- also debug/warn/error
  *   lira.log.context{ correlation_id = "sync-7" }        -- carried by later lines/calls
  *   lira.log.configure{ level = "debug", file = path, format = "text", deny = {...},
- *                       flush_ms = 5 }
+ *                       flush_ms = 20 }
  *
  * Fields are a flat table: string keys, values string/number/boolean.
  * Nested tables are refused: redaction works by key, and a nested table's

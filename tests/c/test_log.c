@@ -670,9 +670,9 @@ static void test_batch_linger(void)
 {
     lira_log_options o;
     lira_log_options_default(&o);
-    CHECK_EQ(o.flush_ns, 5 * LIRA_NS_PER_MS);   /* the default */
+    CHECK_EQ(o.flush_ns, 20 * LIRA_NS_PER_MS);   /* the default */
     lira_log *l = open_tmp(&o);
-    CHECK_EQ(lira_log_flush_ns(l), 5 * LIRA_NS_PER_MS);
+    CHECK_EQ(lira_log_flush_ns(l), 20 * LIRA_NS_PER_MS);
     for (int turn = 0; turn < 3; turn++) {
         lira_log_batch(l, 1);
         write_info(l, "turn");
@@ -729,7 +729,7 @@ static void test_flush_env(void)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         setenv("LIRA_LOG_FLUSH_MS", bad[i], 1);
         CHECK_EQ(lira_log_options_from_env(&o), LIRA_EPARSE);
-        CHECK_EQ(o.flush_ns, 5 * LIRA_NS_PER_MS);
+        CHECK_EQ(o.flush_ns, 20 * LIRA_NS_PER_MS);
     }
     unsetenv("LIRA_LOG_FLUSH_MS");
 }
