@@ -451,10 +451,10 @@ static int keep_line(lira_log *l, size_t len)
     return rc;
 }
 
-int lira_log_write_rendered(lira_log *l, lira_log_level lv, int64_t wall_ns,
+int lira_log_write_rendered(lira_log *l, lira_log_level lv, int64_t wall_ns, const char *msg,
                             const lira_log_piece *pieces, size_t n)
 {
-    if (!l || (n && !pieces) || lv < LIRA_LOG_DEBUG || lv >= LIRA_LOG_WARN ||
+    if (!l || !msg || (n && !pieces) || lv < LIRA_LOG_DEBUG || lv >= LIRA_LOG_WARN ||
         l->format != LIRA_LOG_JSON)
         return LIRA_EINVAL;
     if (!lira_log_enabled(l, lv))
@@ -462,7 +462,7 @@ int lira_log_write_rendered(lira_log *l, lira_log_level lv, int64_t wall_ns,
     int batch = l->batch_depth > 0;
     if (!batch)
         lira_log_flush(l);
-    size_t len = lira__log_format_rendered(l, wall_ns, pieces, n);
+    size_t len = lira__log_format_rendered(l, lv, wall_ns, msg, pieces, n);
     if (len == 0)
         return LIRA_ERANGE;
     l->stats.lines++;

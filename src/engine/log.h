@@ -173,23 +173,23 @@ int lira_log_write(lira_log *l, lira_log_level lv, int64_t now_ns, int64_t wall_
                    const char *msg, const lira_log_field *fields, size_t n);
 
 /* One already-rendered piece of a JSON line: object members, each piece
- * starting with a comma (,"level":"info","msg":"call" ...). */
+ * starting with a comma (,"client":"shop",...). */
 typedef struct lira_log_piece {
     const char *s;
     size_t len;
 } lira_log_piece;
 
-/* Write the JSON line {"ts":"<wall_ns>"<pieces>}: for lines a caller renders
- * itself because it writes the same shape for every call (telemetry's call
- * line: its level and message, its head, its tail), without the dispatch per
- * field of lira_log_write. The pieces are copied as they are — the caller
- * escapes, and writes the "level" member for `lv` itself. Below warn only
- * (no rate limit applies), JSON logs only: LIRA_EINVAL otherwise, or for a
- * NULL l or pieces. LIRA_ERANGE when the line would not fit max_line whole
- * (nothing written: the caller writes it the generic way, which shortens
- * it). Otherwise as lira_log_write (LIRA_EDENIED below the level; batching,
- * stats). */
-int lira_log_write_rendered(lira_log *l, lira_log_level lv, int64_t wall_ns,
+/* Write the JSON line {"ts":..,"level":..,"msg":"<msg>"<pieces>}: for lines
+ * a caller renders itself because it writes the same shape for every call
+ * (telemetry's call line: its head and its tail), without the dispatch per
+ * field of lira_log_write. msg is written unescaped: a literal that needs
+ * none ("call"). The pieces are copied as they are (the caller escaped
+ * them). Below warn only (no rate limit applies), JSON logs only:
+ * LIRA_EINVAL otherwise, or for a NULL l, msg or pieces. LIRA_ERANGE when
+ * the line would not fit max_line whole (nothing written: the caller writes
+ * it the generic way, which shortens it). Otherwise as lira_log_write
+ * (LIRA_EDENIED below the level; batching, stats). */
+int lira_log_write_rendered(lira_log *l, lira_log_level lv, int64_t wall_ns, const char *msg,
                             const lira_log_piece *pieces, size_t n);
 
 /* Whether lines are JSON (not the text format); 0 for NULL. */

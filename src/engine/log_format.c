@@ -459,10 +459,16 @@ static size_t fast_json(lira_log *l, lira_log_level lv, int64_t wall_ns, const c
     return o;
 }
 
-size_t lira__log_format_rendered(lira_log *l, int64_t wall_ns, const lira_log_piece *p,
-                                 size_t n)
+size_t lira__log_format_rendered(lira_log *l, lira_log_level lv, int64_t wall_ns,
+                                 const char *msg, const lira_log_piece *p, size_t n)
 {
-    size_t total = 7 + 24 + 1 + 2, cap = l->max_line;   /* {"ts":" ts " ... }\n */
+    const char *ln = lira_log_level_name(lv);
+    size_t lnl = strlen(ln), ml = strlen(msg), cap = l->max_line;
+    /* {"ts":" ts ","level":" ln ","msg":" msg " ... }\n */
+    size_t total = 7 + 24 + 11 + lnl + 9 + 1 + 2;
+    if (ml > cap - total)
+        return 0;
+    total += ml;
     for (size_t i = 0; i < n; i++) {
         if (p[i].len > cap - total)
             return 0;
@@ -472,6 +478,10 @@ size_t lira__log_format_rendered(lira_log *l, int64_t wall_ns, const lira_log_pi
     put(&b, "{\"ts\":\"", 7);
     put_ts(l, &b, wall_ns);
     char *o = b.p + b.len;
+    memcpy(o, "\",\"level\":\"", 11), o += 11;
+    lira_short_copy(o, ln, lnl), o += lnl;
+    memcpy(o, "\",\"msg\":\"", 9), o += 9;
+    lira_short_copy(o, msg, ml), o += ml;
     *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         lira_short_copy(o, p[i].s, p[i].len);

@@ -49,9 +49,9 @@ size_t lira__log_format(lira_log *l, lira_log_level lv, int64_t wall_ns, const c
  * NUL) in l's cache, valid until the next call (log_time.c). */
 const char *lira__log_ts(lira_log *l, int64_t wall_ns);
 
-/* The line {"ts":"<wall_ns>"<pieces>}\n at l->line (lira_log_write_rendered);
- * 0 when it would not fit max_line. */
-size_t lira__log_format_rendered(lira_log *l, int64_t wall_ns, const lira_log_piece *p,
-                                 size_t n);
+/* The line of lira_log_write_rendered, with its '\n', at l->line; 0 when it
+ * would not fit max_line. */
+size_t lira__log_format_rendered(lira_log *l, lira_log_level lv, int64_t wall_ns,
+                                 const char *msg, const lira_log_piece *p, size_t n);
 
 #endif

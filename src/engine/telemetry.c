@@ -413,9 +413,8 @@ void lira_telemetry_call_end(lira_telemetry *t, lira_tel_call *tc, const lira_ca
         /* With its head rendered too, the whole line is pieces: written as
          * they are, not field by field (the same bytes). */
         if (n == 1 && f[0].type == LIRA_LOGF_PAIRS) {
-            static const char lm[] = ",\"level\":\"info\",\"msg\":\"call\"";
-            const lira_log_piece p[3] = {{lm, sizeof lm - 1}, {f[0].s, f[0].len}, {tail, tl}};
-            if (lira_log_write_rendered(t->log, lv, wall, p, 3) != LIRA_ERANGE)
+            const lira_log_piece p[2] = {{f[0].s, f[0].len}, {tail, tl}};
+            if (lira_log_write_rendered(t->log, lv, wall, "call", p, 2) != LIRA_ERANGE)
                 return;
         }
         f[n++] = (lira_log_field){.key = "", .type = LIRA_LOGF_PAIRS, .s = tail, .len = tl};
