@@ -166,7 +166,7 @@ struct lira_transport {
 typedef struct lira_transport_options {
     long max_host_connections;    /* per host; 0 = 16 */
     long max_total_connections;   /* 0 = 256 */
-    const char *user_agent;       /* default User-Agent when a request has none */
+    const char *user_agent;       /* default User-Agent when a request has none (no CR or LF: EINVAL) */
 } lira_transport_options;
 
 /* The engine's transport: the one set with lira_engine_set_transport(), or

@@ -75,7 +75,11 @@ static void easy_setup(lira_transfer *x)
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, x->tp->user_agent);
+    /* Requests carry the User-Agent as a header line (build_headers): with
+     * the option set as well, curl would format its own line per request
+     * and then drop it. Only a proxy's CONNECT needs the option. */
+    if (!x->tp->no_proxy_env)
+        curl_easy_setopt(h, CURLOPT_USERAGENT, x->tp->user_agent);
     curl_easy_setopt(h, CURLOPT_CURLU, x->uh);
     curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
     curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, x->tp);
@@ -374,6 +378,7 @@ static void destroy_now(lira_curl *tp)
     lira_timer_stop(e, &tp->timer);
     lira__curl_origins_free(tp);
     free(tp->user_agent);
+    free(tp->ua_line);
     free(tp);
     curl_global_cleanup();
 }
@@ -399,19 +404,26 @@ int lira_transport_curl_new(lira_engine *e, const lira_transport_options *opt,
 {
     if (!e || !out)
         return LIRA_EINVAL;
+    const char *ua = opt && opt->user_agent ? opt->user_agent : DEFAULT_UA;
+    if (ua[strcspn(ua, "\r\n")] != '\0')
+        return LIRA_EINVAL;   /* it becomes a header line */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return LIRA_ENOMEM;
     lira_curl *tp = calloc(1, sizeof *tp);
-    const char *ua = opt && opt->user_agent ? opt->user_agent : DEFAULT_UA;
     if (tp) {
         size_t len = strlen(ua) + 1;
         if ((tp->user_agent = malloc(len)) != NULL)
             memcpy(tp->user_agent, ua, len);
+        if ((tp->ua_line = malloc(sizeof "User-Agent: " - 1 + len)) != NULL) {
+            memcpy(tp->ua_line, "User-Agent: ", sizeof "User-Agent: " - 1);
+            memcpy(tp->ua_line + sizeof "User-Agent: " - 1, ua, len);
+        }
         tp->multi = curl_multi_init();
     }
-    if (!tp || !tp->user_agent || !tp->multi) {
+    if (!tp || !tp->user_agent || !tp->ua_line || !tp->multi) {
         if (tp) {
             free(tp->user_agent);
+            free(tp->ua_line);
             curl_multi_cleanup(tp->multi);
             free(tp);
         }

@@ -40,6 +40,7 @@ typedef struct lira_curl {
     lira_origin *origins;         /* http:// origins with transfers */
     lira_origin *spare;           /* the last origin dropped, kept for the next one */
     char *user_agent;             /* the default User-Agent */
+    char *ua_line;                /* "User-Agent: " user_agent, the header line */
     int no_proxy_env;             /* no *_proxy variable was set at creation */
     int dispatching;              /* depth of drain_done() on the stack */
     int destroying, destroy_pending;

@@ -63,19 +63,21 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 }
 
 /* Header lines, curl's suppressions ("Expect:", "Content-Type:"), our
- * Accept-Encoding line and the body (unless the caller keeps it: body_kept),
- * copied into x->buf; the slist nodes point into it. *body gets the address
- * curl sends the body from.
+ * Accept-Encoding and User-Agent lines and the body (unless the caller keeps
+ * it: body_kept), copied into x->buf; the slist nodes point into it. *body
+ * gets the address curl sends the body from.
  *
  * Accept-Encoding goes in as a line of our own, with CURLOPT_ACCEPT_ENCODING
  * still set (so curl still decodes gzip): curl then skips building its own
  * line, an aprintf (a malloc, and a byte-at-a-time format) per request,
- * ~2k instructions. A request with its own Accept-Encoding keeps it. */
+ * ~2k instructions. The default User-Agent is a line for the same reason
+ * (easy_setup sets CURLOPT_USERAGENT only for a proxy's CONNECT). A request
+ * with its own line of either keeps it. */
 static int build_headers(lira_transfer *x, const lira_http_request *req, int has_body,
                          const char **body)
 {
     size_t n = 0, bytes = 0;
-    int has_ct = 0, has_expect = 0, has_ae = 0;
+    int has_ct = 0, has_expect = 0, has_ae = 0, has_ua = 0;
     for (const char *const *h = req->headers; h && *h; h++, n++) {
         size_t len = strlen(*h);
         if (strcspn(*h, "\r\n") != len || len == 0)
@@ -83,12 +85,13 @@ static int build_headers(lira_transfer *x, const lira_http_request *req, int has
         has_ct |= header_named(*h, "content-type", 12);
         has_expect |= header_named(*h, "expect", 6);
         has_ae |= header_named(*h, "accept-encoding", 15);
+        has_ua |= header_named(*h, "user-agent", 10);
         bytes += len + 1;
     }
     static const char no_expect[] = "Expect:", no_ct[] = "Content-Type:",
                       ae[] = "Accept-Encoding: " LIRA_CURL_ACCEPT_ENCODING;
     int add_expect = has_body && !has_expect, add_ct = has_body && !has_ct;
-    size_t nodes = n + (size_t)add_expect + (size_t)add_ct + (size_t)!has_ae;
+    size_t nodes = n + (size_t)add_expect + (size_t)add_ct + (size_t)!has_ae + (size_t)!has_ua;
     size_t body_copy = req->body_kept ? 0 : req->body_len;
     if (body_copy > SIZE_MAX / 2 - bytes)
         return LIRA_ETOOBIG;
@@ -110,6 +113,8 @@ static int build_headers(lira_transfer *x, const lira_http_request *req, int has
         x->slist[k++].data = (char *)(uintptr_t)no_ct;
     if (!has_ae)
         x->slist[k++].data = (char *)(uintptr_t)ae;
+    if (!has_ua)
+        x->slist[k++].data = x->tp->ua_line;   /* the transport's, for its lifetime */
     for (size_t i = 0; i < k; i++)
         x->slist[i].next = i + 1 < k ? &x->slist[i + 1] : NULL;
     if (body_copy)

@@ -46,6 +46,52 @@ static void test_get_echo(void)
     lira_engine_free(e);
 }
 
+static int count_in(const char *s, size_t len, const char *needle)
+{
+    int n = 0;
+    size_t nl = strlen(needle);
+    for (const char *p = s; (p = memmem(p, len - (size_t)(p - s), needle, nl)) != NULL; p += nl)
+        n++;
+    return n;
+}
+
+/* The User-Agent is a header line of the request's own or the transport's
+ * default, sent once either way (curl's CURLOPT_USERAGENT line is not built
+ * beside it); a default that would inject lines is refused. */
+static void test_user_agent(void)
+{
+    lira_engine *e = engine();
+    lira_transport_options opt = {.user_agent = "custom/1.0"};
+    lira_transport *t = NULL;
+    CHECK_EQ(lira_transport_curl_new(e, &opt, &t), LIRA_OK);
+    CHECK_EQ(lira_engine_set_transport(e, t), LIRA_OK);
+    char url[256];
+    url_of(url, sizeof url, "/anything/ua");
+    const char *own[] = {"user-agent: spec/2", NULL};
+    for (int i = 0; i < 2; i++) {
+        lira_http_request r = req_get(url);
+        r.headers = i ? own : NULL;
+        lira_http_response *res = run(e, &r);
+        CHECK(res && res->status == 200);
+        cJSON *j = res ? cJSON_ParseWithLength(res->body, res->body_len) : NULL;
+        const cJSON *h = cJSON_GetObjectItem(j, "headers");
+        const cJSON *ua = cJSON_GetObjectItem(h, "User-Agent");   /* any case */
+        CHECK_STR(cJSON_GetStringValue(ua), i ? "spec/2" : "custom/1.0");
+        CHECK_EQ(res ? count_in(res->body, res->body_len, "custom/1.0") : -1, i ? 0 : 1);
+        CHECK_EQ(res ? count_in(res->body, res->body_len, "spec/2") : -1, i ? 1 : 0);
+        cJSON_Delete(j);
+        lira_http_response_free(res);
+    }
+    lira_engine_free(e);
+
+    e = engine();
+    opt.user_agent = "bad\r\nX-Injected: 1";
+    t = NULL;
+    CHECK_EQ(lira_transport_curl_new(e, &opt, &t), LIRA_EINVAL);
+    CHECK(t == NULL);
+    lira_engine_free(e);
+}
+
 static void check_echo(lira_engine *e, const char *method, const char *body, const char *ctype)
 {
     char url[256], ct[128];
@@ -490,6 +536,7 @@ int main(void)
     if (sandbox_start(&sb, NULL) != 0)
         return 1;
     RUN(test_get_echo);
+    RUN(test_user_agent);
     RUN(test_methods_with_body);
     RUN(test_options_follow_each_request);
     RUN(test_head);
