@@ -13,7 +13,13 @@
  * LIRA_EPARSE with the stack as it found it, and the caller runs the
  * checked path, whose messages (byte offsets, cJSON's "near" positions)
  * are the documented ones. Nothing here allocates outside Lua, so a Lua
- * memory error mid-way leaks nothing. */
+ * memory error mid-way leaks nothing.
+ *
+ * Object keys repeat: within a body (an array of records) and from one
+ * body of an API to the next. Short plain keys come from a per-state cache
+ * (KEY_SLOTS strings, direct-mapped, kept alive by a table in the
+ * registry), so a repeated key costs a compare and an array read instead
+ * of Lua's hashing and interning in lua_pushlstring. */
 #include <locale.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,10 +35,36 @@
 #define BATCH 32
 #define MAX_NUMBER 63
 
+/* The key cache: KEY_SLOTS entries (a power of two) of keys up to KEY_MAX
+ * bytes; slot i's Lua string is at [i + 1] of the table that is the
+ * cache userdata's user value. */
+#define KEY_SLOTS 256
+#define KEY_MAX   24
+
+typedef struct key_cache {
+    unsigned char len[KEY_SLOTS];         /* 0: empty (the empty key is not cached) */
+    char bytes[KEY_SLOTS][KEY_MAX];
+} key_cache;
+
+static const char cache_key = 'k';      /* its address keys the registry */
+
+/* 1 for a byte a string's plain run goes on over: not a quote, not a
+ * backslash, not a control character (one load and test per byte). */
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+static const unsigned char plain[256] = {
+    R16(0), R16(0),
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 0x20: '"' at 0x22 */
+    R16(1), R16(1),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,   /* 0x50: '\\' at 0x5C */
+    R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1),
+};
+#undef R16
+
 typedef struct dec {
     lua_State *L;
     const unsigned char *p, *end;
-    int null_idx, mt_idx;
+    int null_idx, mt_idx, keys_idx;     /* keys_idx: the cache's string table */
+    key_cache *keys;
 } dec;
 
 static int dec_value(dec *d, int depth);
@@ -114,7 +146,7 @@ static int dec_escape(dec *d, luaL_Buffer *b)
 static int dec_string(dec *d)
 {
     const unsigned char *start = d->p + 1, *p = start, *end = d->end;
-    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20)
+    while (p < end && plain[*p])
         p++;
     if (p < end && *p == '"') {   /* the common case: nothing to unescape */
         lua_pushlstring(d->L, (const char *)start, (size_t)(p - start));
@@ -135,13 +167,57 @@ static int dec_string(dec *d)
             continue;
         }
         const unsigned char *run = p;
-        while (p < end && *p != '"' && *p != '\\' && *p >= 0x20)
+        while (p < end && plain[*p])
             p++;
         luaL_addlstring(&b, (const char *)run, (size_t)(p - run));
     }
     if (p >= end)
         return LIRA_EPARSE;
     luaL_pushresult(&b);
+    d->p = p + 1;
+    return LIRA_OK;
+}
+
+/* Keys are short: a byte loop beats a call to memcmp. */
+static int same_bytes(const char *a, const unsigned char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+static unsigned key_slot(const unsigned char *s, size_t n)
+{
+    unsigned h = (unsigned)n * 0x9E37u ^ s[0] * 0x3Bu ^ s[n - 1] * 0x7Fu ^ s[n >> 1] * 0x1F1u;
+    return (h ^ (h >> 8)) & (KEY_SLOTS - 1);
+}
+
+/* An object key at d->p (on the opening quote), pushed: from the cache
+ * when it is there, else as dec_string reads it (and cached when short
+ * and plain). *slot gets its cache slot, or -1 for a key not cached. */
+static int dec_key(dec *d, int *slot_out)
+{
+    *slot_out = -1;
+    const unsigned char *start = d->p + 1, *p = start, *end = d->end;
+    const unsigned char *stop = end - start > KEY_MAX ? start + KEY_MAX + 1 : end;
+    while (p < stop && plain[*p])
+        p++;
+    size_t n = (size_t)(p - start);
+    if (p >= end || *p != '"' || n == 0 || n > KEY_MAX)
+        return dec_string(d);
+    key_cache *kc = d->keys;
+    unsigned slot = key_slot(start, n);
+    if (kc->len[slot] == n && same_bytes(kc->bytes[slot], start, n)) {
+        lua_rawgeti(d->L, d->keys_idx, (lua_Integer)slot + 1);
+    } else {
+        lua_pushlstring(d->L, (const char *)start, n);
+        lua_pushvalue(d->L, -1);
+        lua_rawseti(d->L, d->keys_idx, (lua_Integer)slot + 1);
+        kc->len[slot] = (unsigned char)n;
+        memcpy(kc->bytes[slot], start, n);
+    }
+    *slot_out = (int)slot;
     d->p = p + 1;
     return LIRA_OK;
 }
@@ -200,20 +276,30 @@ static int dec_number(dec *d)
 }
 
 /* Store the `pending` values (arrays) or key/value pairs (objects) above
- * the container's table (at *tbl; created here at the first flush, sized
- * for what is pending) and pop them. */
-static void flush(dec *d, int is_array, int base, int *tbl, int pending, lua_Integer *n)
+ * the container's slot (base + 1: a nil placeholder until the first flush
+ * creates the table there, sized for what is pending; lua_replace, not a
+ * rotation of everything pending) and pop them. Pairs whose keys are known
+ * distinct (!in_order) are stored from the top down, each lua_rawset
+ * popping its own pair; otherwise in order, so that a repeated key's last
+ * value wins. */
+static void flush(dec *d, int is_array, int base, int *tbl, int pending, lua_Integer *n,
+                  int in_order)
 {
     lua_State *L = d->L;
     if (!*tbl) {
         lua_createtable(L, is_array ? pending : 0, is_array ? 0 : pending);
-        lua_insert(L, base + 1);
+        lua_replace(L, base + 1);
         *tbl = base + 1;
     }
     if (is_array) {
         for (int i = pending; i > 0; i--)
             lua_rawseti(L, *tbl, *n + i);   /* pops the top: the last value first */
         *n += pending;
+        return;
+    }
+    if (!in_order) {
+        for (int i = 0; i < pending; i++)
+            lua_rawset(L, *tbl);
         return;
     }
     for (int i = 0; i < pending; i++) {     /* in order: a repeated key's last value wins */
@@ -234,6 +320,11 @@ static int dec_container(dec *d, int depth)
         return LIRA_EPARSE;
     luaL_checkstack(L, 2 * BATCH + 8, "json: nesting too deep");
     int base = lua_gettop(L), tbl = 0, pending = 0;
+    /* an object's pending keys: their cache slots (a slot seen twice may be
+     * the same key), and whether some key was not cached */
+    uint64_t seen[KEY_SLOTS / 64] = {0};
+    int in_order = 0;
+    lua_pushnil(L);   /* the table's slot */
     lua_Integer n = 0;
     d->p++;
     skip_ws(d);
@@ -242,8 +333,13 @@ static int dec_container(dec *d, int depth)
     } else {
         for (;;) {
             if (!is_array) {
-                if (d->p >= d->end || *d->p != '"' || dec_string(d) != LIRA_OK)
+                int slot;
+                if (d->p >= d->end || *d->p != '"' || dec_key(d, &slot) != LIRA_OK)
                     return LIRA_EPARSE;
+                if (slot < 0 || (seen[slot >> 6] >> (slot & 63) & 1))
+                    in_order = 1;
+                else
+                    seen[slot >> 6] |= (uint64_t)1 << (slot & 63);
                 skip_ws(d);
                 if (d->p >= d->end || *d->p != ':')
                     return LIRA_EPARSE;
@@ -252,8 +348,10 @@ static int dec_container(dec *d, int depth)
             if (dec_value(d, depth) != LIRA_OK)
                 return LIRA_EPARSE;
             if (++pending == BATCH) {
-                flush(d, is_array, base, &tbl, pending, &n);
+                flush(d, is_array, base, &tbl, pending, &n, in_order);
                 pending = 0;
+                memset(seen, 0, sizeof seen);
+                in_order = 0;
             }
             if (d->p >= d->end)
                 return LIRA_EPARSE;
@@ -265,7 +363,7 @@ static int dec_container(dec *d, int depth)
         }
     }
     if (pending || !tbl)
-        flush(d, is_array, base, &tbl, pending, &n);
+        flush(d, is_array, base, &tbl, pending, &n, in_order);
     if (is_array) {
         lua_pushvalue(L, d->mt_idx);
         lua_setmetatable(L, -2);
@@ -318,6 +416,30 @@ static int dec_value(dec *d, int depth)
     return rc;
 }
 
+/* Push the state's key cache's string table; returns the cache. Made on
+ * first use: a full userdata in the registry with the table as its user
+ * value (sized so a slot's rawseti never resizes it). */
+static key_cache *push_key_cache(lua_State *L)
+{
+    key_cache *kc;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &cache_key) == LUA_TUSERDATA) {
+        kc = lua_touserdata(L, -1);
+        lua_getiuservalue(L, -1, 1);
+    } else {
+        lua_pop(L, 1);
+        kc = lua_newuserdatauv(L, sizeof *kc, 1);
+        memset(kc->len, 0, sizeof kc->len);
+        lua_createtable(L, KEY_SLOTS, 0);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, -3, 1);
+        lua_rotate(L, -2, 1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &cache_key);
+        return kc;
+    }
+    lua_remove(L, -2);
+    return kc;
+}
+
 int lira__json_decode_fast(lua_State *L, const char *buf, size_t len)
 {
     if (!buf)
@@ -326,7 +448,9 @@ int lira__json_decode_fast(lua_State *L, const char *buf, size_t len)
     int top = lua_gettop(L);
     lira_json_push_null(L);
     luaL_newmetatable(L, LIRA_JSON_ARRAY_MT);
-    dec d = {L, (const unsigned char *)buf, (const unsigned char *)buf + len, top + 1, top + 2};
+    key_cache *kc = push_key_cache(L);
+    dec d = {L, (const unsigned char *)buf, (const unsigned char *)buf + len,
+             top + 1, top + 2, top + 3, kc};
     if (len >= 5 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
         d.p += 3;
     if (dec_value(&d, 0) != LIRA_OK || d.p != d.end) {

@@ -94,6 +94,35 @@ describe("the one-pass JSON decoder", function()
     assert.equals(100, #decode("[" .. table.concat(items, ",") .. "]"))
   end)
 
+  it("keeps object keys right through its key cache: repeats, evictions, long keys", function()
+    -- 3 000 distinct keys over many bodies, twice over: every slot of the
+    -- cache is filled, replaced and hit; keys around its 24-byte limit too
+    local function key(i)
+      if i % 7 == 0 then return ("x"):rep(20 + i % 8) .. i end   -- 21 to 32 bytes
+      return "k" .. i
+    end
+    for _ = 1, 2 do
+      for first = 1, 3000, 50 do
+        local parts = {}
+        for i = first, first + 49 do parts[#parts + 1] = ('"%s":%d'):format(key(i), i) end
+        local text = "{" .. table.concat(parts, ",") .. "}"
+        local v = decode(text)
+        local n = 0
+        for k, x in pairs(v) do
+          n = n + 1
+          assert.equals(key(x), k)
+        end
+        assert.equals(50, n)
+        agree(text, "keys " .. first)
+      end
+    end
+    local rows = {}
+    for i = 1, 200 do rows[i] = ('{"id":%d,"sku":"s%d","qty":%d}'):format(i, i, i % 3) end
+    local list = decode("[" .. table.concat(rows, ",") .. "]")
+    assert.equals(200, #list)
+    assert.same({ id = 200, sku = "s200", qty = 2 }, list[200])
+  end)
+
   it("agrees at the depth limit", function()
     agree(string.rep("[", 200) .. string.rep("]", 200), "depth 200")
     agree(string.rep("[", 201) .. string.rep("]", 201), "depth 201")
