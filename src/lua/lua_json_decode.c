@@ -72,6 +72,8 @@ static int dec_value(dec *d, int depth);
 static void skip_ws(dec *d)
 {
     const unsigned char *p = d->p, *end = d->end;
+    if (p < end && *p > ' ')
+        return;   /* compact JSON: no space between tokens */
     while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
     d->p = p;
@@ -235,9 +237,12 @@ static int dec_number(dec *d)
                                              p[1] <= '9'))
         return LIRA_EPARSE;
     uint64_t v = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    const unsigned char *digits = p;
     for (; p < end && *p >= '0' && *p <= '9'; p++) {
         unsigned dg = (unsigned)(*p - '0');
-        if (v > (limit - dg) / 10)
+        if (p - digits < 18)   /* below 10^18: cannot pass int64, no check */
+            v = v * 10 + dg;
+        else if (v > (limit - dg) / 10)
             is_int = 0;
         else
             v = v * 10 + dg;
