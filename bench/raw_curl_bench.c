@@ -189,6 +189,7 @@ static lua_State *lua_open_check(void)
     lua_State *L = luaL_newstate();
     if (!L) return NULL;
     luaL_openlibs(L);
+    lua_gc(L, LUA_GCGEN, 0, 0);   /* as lira_client.lua and `lira run` (see there) */
     if (luaL_loadstring(L, LUA_CHECK) != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK) {
         fprintf(stderr, "raw_curl_bench: --lua: %s\n", lua_tostring(L, -1));
         lua_close(L);

@@ -22,6 +22,12 @@
 --   with LUA_PATH/LUA_CPATH pointing at lua/ and a build's lib/ (scripts/bench_http sets them)
 local lira = require "lira"
 
+-- The collector as `lira run` sets it for every integration (docs/runtime.md):
+-- generational, so each call's young garbage (the response, the decoded
+-- body) goes in minor collections. The floor (raw_curl_bench --lua) runs its
+-- Lua state the same way.
+collectgarbage("generational")
+
 local url, n, c = arg[1], tonumber(arg[2]), tonumber(arg[3] or "1")
 assert(url and n and c and n >= c and c >= 1, "usage: lira_client.lua <url> <n> [c]")
 local base, path = url:match("^(https?://[^/]+)(/.*)$")

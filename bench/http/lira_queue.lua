@@ -10,6 +10,8 @@
 -- usage: lua5.4 lira_queue.lua <url> [q=10000] [rate=2000]
 local lira = require "lira"
 
+collectgarbage("generational")   -- as `lira run` and lira_client.lua
+
 local url, q, rate = arg[1], tonumber(arg[2] or "10000"), tonumber(arg[3] or "2000")
 assert(url and q and rate, "usage: lira_queue.lua <url> [q] [rate]")
 local base, path = url:match("^(https?://[^/]+)(/.*)$")
