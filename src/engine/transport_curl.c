@@ -37,6 +37,7 @@
 #else
 #define DEFAULT_UA "lira"
 #endif
+#define UA_PREFIX_LEN (sizeof "User-Agent: " - 1)   /* ua_line's value starts here */
 
 static const lira_transport_ops curl_ops;
 
@@ -79,7 +80,7 @@ static void easy_setup(lira_transfer *x)
      * the option set as well, curl would format its own line per request
      * and then drop it. Only a proxy's CONNECT needs the option. */
     if (!x->tp->no_proxy_env)
-        curl_easy_setopt(h, CURLOPT_USERAGENT, x->tp->user_agent);
+        curl_easy_setopt(h, CURLOPT_USERAGENT, x->tp->ua_line + UA_PREFIX_LEN);
     curl_easy_setopt(h, CURLOPT_CURLU, x->uh);
     curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
     curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, x->tp);
@@ -377,7 +378,6 @@ static void destroy_now(lira_curl *tp)
     curl_multi_cleanup(tp->multi);   /* closes pooled connections (socket cb: unwatch) */
     lira_timer_stop(e, &tp->timer);
     lira__curl_origins_free(tp);
-    free(tp->user_agent);
     free(tp->ua_line);
     free(tp);
     curl_global_cleanup();
@@ -412,17 +412,14 @@ int lira_transport_curl_new(lira_engine *e, const lira_transport_options *opt,
     lira_curl *tp = calloc(1, sizeof *tp);
     if (tp) {
         size_t len = strlen(ua) + 1;
-        if ((tp->user_agent = malloc(len)) != NULL)
-            memcpy(tp->user_agent, ua, len);
-        if ((tp->ua_line = malloc(sizeof "User-Agent: " - 1 + len)) != NULL) {
-            memcpy(tp->ua_line, "User-Agent: ", sizeof "User-Agent: " - 1);
-            memcpy(tp->ua_line + sizeof "User-Agent: " - 1, ua, len);
+        if ((tp->ua_line = malloc(UA_PREFIX_LEN + len)) != NULL) {
+            memcpy(tp->ua_line, "User-Agent: ", UA_PREFIX_LEN);
+            memcpy(tp->ua_line + UA_PREFIX_LEN, ua, len);
         }
         tp->multi = curl_multi_init();
     }
-    if (!tp || !tp->user_agent || !tp->ua_line || !tp->multi) {
+    if (!tp || !tp->ua_line || !tp->multi) {
         if (tp) {
-            free(tp->user_agent);
             free(tp->ua_line);
             curl_multi_cleanup(tp->multi);
             free(tp);

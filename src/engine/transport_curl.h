@@ -39,8 +39,8 @@ typedef struct lira_curl {
     long curl_host_cap;           /* CURLMOPT_MAX_HOST_CONNECTIONS: the largest cap seen */
     lira_origin *origins;         /* http:// origins with transfers */
     lira_origin *spare;           /* the last origin dropped, kept for the next one */
-    char *user_agent;             /* the default User-Agent */
-    char *ua_line;                /* "User-Agent: " user_agent, the header line */
+    char *ua_line;                /* "User-Agent: <default>": the header line; its
+                                     value (the option, for a proxy) is the tail */
     int no_proxy_env;             /* no *_proxy variable was set at creation */
     int dispatching;              /* depth of drain_done() on the stack */
     int destroying, destroy_pending;
