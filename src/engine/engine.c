@@ -1,10 +1,6 @@
-/* engine.c — the loop: epoll for fds, two timer heaps, an eventfd for
- * wake-ups and posted work from other threads.
- *
- * Timers live in binary min-heaps ordered by (at, seq), so timers due at the
- * same instant fire in the order they were armed. Engine-clock timers and
- * `real` timers are kept apart because on a virtual clock they follow
- * different clocks; on the system clock both heaps follow the same one. */
+/* engine.c — the loop: epoll for fds, the turns that run fds, timers
+ * (engine_timer.c) and posted work, and an eventfd for wake-ups and work
+ * posted from other threads. */
 #define _GNU_SOURCE
 #include "engine.h"
 
@@ -16,205 +12,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "engine_impl.h"
 #include "status.h"
 
-enum { HEAP_ENGINE, HEAP_REAL, HEAP_COUNT };
 #define MAX_EVENTS 64
-
-typedef struct timer_heap {
-    lira_timer **items;
-    size_t len, cap;
-} timer_heap;
-
-typedef struct watch {
-    int events;          /* what the callback is called for; 0 = not watched */
-    int kevents;         /* what epoll has registered: a parked fd keeps it */
-    lira_io_fn fn;
-    void *ud;
-} watch;
-
-typedef struct posted {
-    void (*fn)(void *ud);
-    void *ud;
-} posted;
-
-typedef struct closer {
-    void (*fn)(void *ud);
-    void *ud;
-} closer;
-
-typedef struct turn_hook {
-    void (*fn)(void *ud, int begin);
-    void *ud;
-} turn_hook;
-
-struct lira_engine {
-    lira_clock clock;
-    lira_rng rng;
-    int epfd, wakefd;
-    timer_heap heaps[HEAP_COUNT];
-    uint64_t timer_seq;
-    size_t strong_timers;     /* armed timers that are not weak */
-    size_t holds;
-    watch *watches;           /* indexed by fd */
-    size_t nwatches;
-    pthread_mutex_t post_lock;
-    posted *posts;            /* guarded by post_lock */
-    size_t nposts, capposts;
-    closer *closers;
-    size_t ncloser;
-    turn_hook *turn_hooks;
-    size_t nturn_hooks;
-    void *slots[LIRA_SLOT_COUNT_];
-};
-
-/* ------------------------------------------------------------- the heap */
-
-static int timer_before(const lira_timer *a, const lira_timer *b)
-{
-    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
-}
-
-static void heap_place(timer_heap *h, size_t i, lira_timer *t)
-{
-    h->items[i] = t;
-    t->slot = i;
-}
-
-static void heap_up(timer_heap *h, size_t i)
-{
-    lira_timer *t = h->items[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!timer_before(t, h->items[parent]))
-            break;
-        heap_place(h, i, h->items[parent]);
-        i = parent;
-    }
-    heap_place(h, i, t);
-}
-
-static void heap_down(timer_heap *h, size_t i)
-{
-    lira_timer *t = h->items[i];
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= h->len)
-            break;
-        if (child + 1 < h->len && timer_before(h->items[child + 1], h->items[child]))
-            child++;
-        if (!timer_before(h->items[child], t))
-            break;
-        heap_place(h, i, h->items[child]);
-        i = child;
-    }
-    heap_place(h, i, t);
-}
-
-static void heap_remove(timer_heap *h, lira_timer *t)
-{
-    size_t i = t->slot;
-    t->slot = SIZE_MAX;
-    h->len--;
-    if (i == h->len)
-        return;
-    heap_place(h, i, h->items[h->len]);
-    heap_down(h, i);
-    heap_up(h, h->items[i]->slot);
-}
-
-static timer_heap *heap_of(lira_engine *e, const lira_timer *t)
-{
-    if (t->real && e->clock.kind == LIRA_CLOCK_VIRTUAL)
-        return &e->heaps[HEAP_REAL];
-    return &e->heaps[HEAP_ENGINE];
-}
-
-static int64_t heap_clock_now(const lira_engine *e, int which)
-{
-    return which == HEAP_REAL ? lira_clock_now(NULL) : lira_clock_now(&e->clock);
-}
-
-/* ------------------------------------------------------------- timers */
-
-void lira_timer_init(lira_timer *t)
-{
-    if (t)
-        memset(t, 0, sizeof *t), t->slot = SIZE_MAX;
-}
-
-void lira_timer_set_real(lira_timer *t, int real)
-{
-    if (t && t->slot == SIZE_MAX)
-        t->real = real != 0;
-}
-
-void lira_timer_set_weak(lira_timer *t, int weak)
-{
-    if (t && t->slot == SIZE_MAX)
-        t->weak = weak != 0;
-}
-
-int lira_timer_armed(const lira_timer *t)
-{
-    return t && t->slot != SIZE_MAX;
-}
-
-void lira_timer_stop(lira_engine *e, lira_timer *t)
-{
-    if (!e || !t || t->slot == SIZE_MAX)
-        return;
-    heap_remove(heap_of(e, t), t);
-    if (!t->weak)
-        e->strong_timers--;
-}
-
-int lira_timer_start(lira_engine *e, lira_timer *t, int64_t at_ns, lira_timer_fn fn, void *ud)
-{
-    if (!e || !t || !fn)
-        return LIRA_EINVAL;
-    lira_timer_stop(e, t);
-    timer_heap *h = heap_of(e, t);
-    if (h->len == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        lira_timer **items = realloc(h->items, cap * sizeof *items);
-        if (!items)
-            return LIRA_ENOMEM;
-        h->items = items;
-        h->cap = cap;
-    }
-    t->at = at_ns;
-    t->seq = e->timer_seq++;
-    t->fn = fn;
-    t->ud = ud;
-    heap_place(h, h->len++, t);
-    heap_up(h, h->len - 1);
-    if (!t->weak)
-        e->strong_timers++;
-    return LIRA_OK;
-}
-
-/* Fire every timer of heap `which` due by `now`. A timer armed by a callback
- * for a time <= now fires in this same pass, after those already due. */
-static int fire_due(lira_engine *e, int which, int64_t now)
-{
-    timer_heap *h = &e->heaps[which];
-    int ran = 0;
-    while (h->len > 0 && h->items[0]->at <= now) {
-        lira_timer *t = h->items[0];
-        lira_timer_stop(e, t);
-        t->fn(t, t->ud);
-        ran++;
-    }
-    return ran;
-}
-
-/* The due timers of heap `which`, the clock read only when it has any
- * (the real heap has none unless the engine runs on a virtual clock). */
-static int fire_due_now(lira_engine *e, int which)
-{
-    return e->heaps[which].len > 0 ? fire_due(e, which, heap_clock_now(e, which)) : 0;
-}
 
 /* ------------------------------------------------------------- engine */
 
@@ -299,9 +100,10 @@ int lira_engine_use_virtual_clock(lira_engine *e)
     if (e->clock.kind == LIRA_CLOCK_VIRTUAL)
         return LIRA_OK;
     /* On the system clock, real timers share the engine heap. Take them out
-     * while heap_of() still says so, switch clocks, then re-arm them: they
-     * land in the real heap, with the same deadlines (the virtual clock
-     * starts at the current monotonic time, so both clocks agree now). */
+     * while heap_of() (engine_timer.c) still says so, switch clocks, then
+     * re-arm them: they land in the real heap, with the same deadlines (the
+     * virtual clock starts at the current monotonic time, so both clocks
+     * agree now). */
     timer_heap *h = &e->heaps[HEAP_ENGINE];
     size_t nreal = 0;
     for (size_t i = 0; i < h->len; i++)
@@ -502,22 +304,12 @@ static int run_posted(lira_engine *e)
 
 /* ------------------------------------------------------------- turns */
 
-/* ns until the earliest timer of heap `which` is due: -1 none, 0 due. */
-static int64_t heap_timeout(const lira_engine *e, int which)
-{
-    const timer_heap *h = &e->heaps[which];
-    if (h->len == 0)
-        return -1;
-    int64_t left = h->items[0]->at - heap_clock_now(e, which);
-    return left > 0 ? left : 0;
-}
-
 int64_t lira_engine_timeout(lira_engine *e)
 {
     if (!e)
         return -1;
-    int64_t t = heap_timeout(e, HEAP_REAL);
-    int64_t v = heap_timeout(e, HEAP_ENGINE);
+    int64_t t = lira__timers_timeout(e, HEAP_REAL);
+    int64_t v = lira__timers_timeout(e, HEAP_ENGINE);
     if (e->clock.kind == LIRA_CLOCK_VIRTUAL && v > 0)
         v = e->holds ? -1 : 0;  /* virtual time jumps as soon as no I/O is held */
     if (t < 0 || (v >= 0 && v < t))
@@ -585,13 +377,13 @@ int lira_engine_step(lira_engine *e, int64_t max_wait_ns)
         w.fn(fd, events, w.ud);
         ran++;
     }
-    ran += fire_due_now(e, HEAP_REAL);
-    ran += fire_due_now(e, HEAP_ENGINE);
+    ran += lira__timers_fire_due(e, HEAP_REAL);
+    ran += lira__timers_fire_due(e, HEAP_ENGINE);
     /* Virtual time moves only in a turn where nothing else happened, so that
      * whatever the callbacks above made runnable runs at the current time. */
     if (ran == 0) {
         advance_virtual(e);
-        ran += fire_due_now(e, HEAP_ENGINE);
+        ran += lira__timers_fire_due(e, HEAP_ENGINE);
     }
     run_turn_hooks(e, 0);
     return ran;
