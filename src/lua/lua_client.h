@@ -7,10 +7,10 @@
  *    closed (all NULL), so a config error half-way leaves nothing to leak.
  *  - lc_call is the per-call record: one malloc holding the result slot and
  *    the strings res/err report (URL, endpoint, method). The wait protocol
- *    hands it to lc_push_call (which passes it on to a "lira.Response" or
- *    frees it) or lc_free_call (nobody will read it). The request's own
- *    strings (URL, header lines, body) are built in the client's scratch
- *    buffer: lira_call_start copies them. */
+ *    hands it to lc_push_call (which copies it and its C response into a
+ *    "lira.Response" or an error table), then to lc_free_call. The
+ *    request's own strings (URL, header lines, body) are built in the
+ *    client's scratch buffer: lira_call_start copies them. */
 #ifndef LIRA_LUA_CLIENT_H
 #define LIRA_LUA_CLIENT_H
 
@@ -74,7 +74,7 @@ typedef struct lc_call {
                                    coroutine holds the client on its stack */
     int on_ref;                 /* per-call retry.on, or LUA_NOREF */
     int hook_reported;          /* a hook raised: reported once */
-    size_t size;                /* of this allocation (snapshots copy it) */
+    size_t size;                /* of this allocation (a response copies its tail) */
     /* the outcome */
     lira_http_response *res;    /* owned; NULL when err */
     lira_error_kind kind;

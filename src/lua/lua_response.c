@@ -1,7 +1,7 @@
 /* lua_response.c — the result of a call in Lua: a "lira.Response" userdata
- * (built lazily: fields are read from the C response on access, the
- * headers table and the decoded JSON are made on first use and cached in
- * user values) or a lira error table; plus the hooks that run retry.on and
+ * (a flat copy of the C response; the headers table, the body string and
+ * the decoded JSON are made on first use and cached in user values) or a
+ * lira error table; plus the hooks that run retry.on and
  * breaker.failure on the client's hook thread. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,14 +13,31 @@
 
 enum { UV_HEADERS = 1, UV_JSON = 2, UV_BODY = 3, UV_COUNT = 3 };
 
-/* A lira.Response userdata IS a copy of the call record (k->size bytes,
- * strings rebased), owning k->res: no allocation beyond the userdata. */
+/* A lira.Response userdata holds everything it reports in its one Lua
+ * allocation: the status, the headers (an array, then their strings), the
+ * body and the call's strings (request id, method, URL, endpoint), copied
+ * from the C response, which the call record keeps and frees at once. So a
+ * response has no finalizer, dies in the collection that finds it
+ * unreachable, and the collector's pacing counts all of its bytes: a C
+ * response held by a userdata was memory the collector never saw, and
+ * garbage responses piled up between collections (bench/README.md, issue 4,
+ * "Thirteenth pass"). The call record's error message, hooks and wait do not
+ * outlive the call and are not copied. */
+typedef struct lc_response {
+    int status, redirects, attempts;
+    int64_t elapsed_ns;
+    const lira_http_header *headers;
+    size_t nheaders, body_len;
+    const char *body;           /* NUL-terminated */
+    const char *request_id, *method, *url, *endpoint;
+    char tail[];                /* headers[nheaders], then the strings */
+} lc_response;
 
 /* ------------------------------------------------------------ records */
 
 /* The wait protocol frees the record after every completion, pushed or
- * not (lua_wait.c: push reads, free releases); push moves the response
- * into the userdata first. */
+ * not (lua_wait.c: push copies, free releases the record and the C
+ * response). */
 void lc_free_call(void *data)
 {
     lc_call *k = data;
@@ -32,28 +49,44 @@ void lc_free_call(void *data)
     free(k);
 }
 
-static void rebase(lc_call *dst, const lc_call *src)
+static char *put(char **p, const char *s, size_t n)
 {
-    dst->method = dst->tail + (src->method - src->tail);
-    dst->url = dst->tail + (src->url - src->tail);
-    dst->endpoint = dst->tail + (src->endpoint - src->tail);
-    dst->w = NULL;
-    dst->call = NULL;
-    dst->client = NULL;
-    dst->on_ref = LUA_NOREF;
+    char *at = *p;
+    memcpy(at, s, n);
+    at[n] = '\0';
+    *p += n + 1;
+    return at;
 }
 
-/* Push a lira.Response copying record k and taking `res` (owned by the
- * userdata from the moment this returns; on a raise the caller keeps it). */
-static lc_call *push_record(lua_State *L, const lc_call *k, lira_http_response **res)
+/* Push a lira.Response with record k's strings and a copy of response r. */
+static lc_response *push_record(lua_State *L, const lc_call *k, const lira_http_response *r)
 {
-    lc_call *u = lua_newuserdatauv(L, k->size, UV_COUNT);
-    memcpy(u, k, k->size);
-    u->res = NULL;
-    rebase(u, k);
+    size_t rid = strlen(k->request_id), strs = k->size - offsetof(lc_call, tail);
+    size_t size = sizeof(lc_response) + r->nheaders * sizeof(lira_http_header) + rid + 1 + strs +
+                  r->body_len + 1;
+    for (size_t i = 0; i < r->nheaders; i++)
+        size += strlen(r->headers[i].name) + strlen(r->headers[i].value) + 2;
+    lc_response *u = lua_newuserdatauv(L, size, UV_COUNT);
+    lira_http_header *h = (lira_http_header *)(void *)u->tail;
+    char *p = (char *)(h + r->nheaders);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        h[i].name = put(&p, r->headers[i].name, strlen(r->headers[i].name));
+        h[i].value = put(&p, r->headers[i].value, strlen(r->headers[i].value));
+    }
+    u->status = r->status;
+    u->redirects = r->redirects;
+    u->attempts = k->attempts;
+    u->elapsed_ns = k->elapsed_ns;
+    u->headers = h;
+    u->nheaders = r->nheaders;
+    u->body_len = r->body_len;
+    u->body = put(&p, r->body ? r->body : "", r->body ? r->body_len : 0);
+    u->request_id = put(&p, k->request_id, rid);
+    memcpy(p, k->tail, strs);
+    u->method = p + (k->method - k->tail);
+    u->url = p + (k->url - k->tail);
+    u->endpoint = p + (k->endpoint - k->tail);
     luaL_setmetatable(L, LC_RESPONSE_MT);
-    u->res = *res;   /* last: nothing below raises, so res has exactly one owner */
-    *res = NULL;
     return u;
 }
 
@@ -101,7 +134,7 @@ int lc_push_call(lua_State *L, void *data)
     lc_call *k = data;
     release_on_ref(L, k);
     if (k->res) {
-        push_record(L, k, &k->res);
+        push_record(L, k, k->res);   /* lc_free_call frees k->res after this */
         return 1;
     }
     lua_pushnil(L);
@@ -111,39 +144,10 @@ int lc_push_call(lua_State *L, void *data)
 
 /* ------------------------------------------------------------ snapshots */
 
-static lira_http_response *copy_response(const lira_http_response *src)
-{
-    lira_http_response *r = lira_http_response_new();
-    if (!r)
-        return NULL;
-    r->status = src->status;
-    r->failure = src->failure;
-    r->redirects = src->redirects;
-    r->reused_connection = src->reused_connection;
-    r->timings = src->timings;
-    memcpy(r->error, src->error, sizeof r->error);
-    for (size_t i = 0; i < src->nheaders; i++) {
-        const lira_http_header *h = &src->headers[i];
-        if (lira_http_response_add_header(r, h->name, strlen(h->name), h->value,
-                                          strlen(h->value)) != 0)
-            goto fail;
-    }
-    if (lira_http_response_set_body(r, src->body, src->body_len) != 0)
-        goto fail;
-    return r;
-fail:
-    lira_http_response_free(r);
-    return NULL;
-}
-
 void lc_push_attempt(lua_State *L, const lc_call *k, const lira_http_response *r, int attempt)
 {
     if (r->failure == LIRA_FAIL_NONE) {
-        lira_http_response *none = NULL;
-        lc_call *u = push_record(L, k, &none);
-        u->res = copy_response(r);   /* owned by the userdata from here */
-        if (!u->res)
-            luaL_error(L, "lira.client: out of memory");
+        lc_response *u = push_record(L, k, r);
         u->attempts = attempt;
         u->elapsed_ns = 0;
         lua_pushnil(L);
@@ -225,15 +229,12 @@ int lc_failure_hook(void *ud, const lira_http_response *res)
 
 /* The Response's metamethods and json carry the metatable as upvalue 1
  * (lc_open_response), res_index also json as upvalue 2. */
-static lc_call *check_res(lua_State *L)
+static lc_response *check_res(lua_State *L)
 {
-    lc_call *u = lc_check_udata_up(L, 1, 1, LC_RESPONSE_MT);
-    if (!u->res)
-        luaL_error(L, "lira.Response: released");
-    return u;
+    return lc_check_udata_up(L, 1, 1, LC_RESPONSE_MT);
 }
 
-static void push_headers(lua_State *L, const lira_http_response *r)
+static void push_headers(lua_State *L, const lc_response *r)
 {
     if (lua_getiuservalue(L, 1, UV_HEADERS) == LUA_TTABLE)
         return;
@@ -263,24 +264,23 @@ static void push_headers(lua_State *L, const lira_http_response *r)
     lua_setiuservalue(L, 1, UV_HEADERS);
 }
 
-static void push_body(lua_State *L, const lira_http_response *r)
+static void push_body(lua_State *L, const lc_response *r)
 {
     if (lua_getiuservalue(L, 1, UV_BODY) == LUA_TSTRING)
         return;
     lua_pop(L, 1);
-    lua_pushlstring(L, r->body ? r->body : "", r->body ? r->body_len : 0);
+    lua_pushlstring(L, r->body, r->body_len);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, 1, UV_BODY);
 }
 
 static int res_json(lua_State *L)
 {
-    lc_call *k = check_res(L);
+    lc_response *k = check_res(L);
     if (lua_getiuservalue(L, 1, UV_JSON) != LUA_TNIL)
         return 1;
     lua_pop(L, 1);
-    lira_json_decode_or_raise(L, k->res->body ? k->res->body : "",
-                              k->res->body ? k->res->body_len : 0);
+    lira_json_decode_or_raise(L, k->body, k->body_len);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, 1, UV_JSON);
     return 1;
@@ -300,10 +300,9 @@ static void push_url(lua_State *L, const char *url)
 
 static int res_index(lua_State *L)
 {
-    lc_call *k = check_res(L);
+    const lc_response *k = check_res(L), *r = k;
     size_t n;
     const char *f = lua_tolstring(L, 2, &n);
-    const lira_http_response *r = k->res;
     if (!f || lua_type(L, 2) != LUA_TSTRING)
         return 0;
     switch (f[0]) {
@@ -356,21 +355,10 @@ static int res_newindex(lua_State *L)
     return luaL_error(L, "lira.Response is read-only (field '%s')", luaL_tolstring(L, 2, NULL));
 }
 
-static int res_gc(lua_State *L)
-{
-    lc_call *u = lc_check_udata_up(L, 1, 1, LC_RESPONSE_MT);
-    lira_http_response_free(u->res);
-    u->res = NULL;
-    return 0;
-}
-
 static int res_tostring(lua_State *L)
 {
-    lc_call *u = luaL_checkudata(L, 1, LC_RESPONSE_MT);
-    if (!u->res)
-        lua_pushliteral(L, "lira.Response (released)");
-    else
-        lua_pushfstring(L, "lira.Response (%d %s %s)", u->res->status, u->method, u->endpoint);
+    lc_response *u = luaL_checkudata(L, 1, LC_RESPONSE_MT);
+    lua_pushfstring(L, "lira.Response (%d %s %s)", u->status, u->method, u->endpoint);
     return 1;
 }
 
@@ -392,7 +380,6 @@ static int headers_index(lua_State *L)
 
 static const luaL_Reg res_meta[] = {
     {"__newindex", res_newindex},
-    {"__gc", res_gc},
     {"__tostring", res_tostring},
     {NULL, NULL}
 };

@@ -139,6 +139,35 @@ describe("responses", function()
     assert.matches("json decode error at byte %d+", msg)
   end)
 
+  it("keeps every field of a response, binary body included, across collections", function()
+    local c = client()
+    local held = {}
+    for i = 1, 40 do
+      held[i] = assert(c:request("GET", "/bytes/{n}", { params = { n = 4096 } }))
+      collectgarbage("collect")   -- responses and call records of earlier calls die here
+    end
+    local first = held[1]
+    assert.equals(4096, #first.body)
+    assert.truthy(first.body:find("\0", 1, true))   -- NUL bytes survive the copy
+    local ids = {}
+    for i, res in ipairs(held) do
+      assert.equals(200, res.status)
+      assert.is_true(res.ok)
+      assert.equals(first.body, res.body)           -- the same seed: the same bytes
+      assert.equals("4096", res.headers["content-length"])
+      assert.equals("GET", res.method)
+      assert.equals("/bytes/{n}", res.endpoint)
+      assert.equals(sb.url .. "/bytes/4096", res.url)
+      assert.equals(1, res.attempts)
+      assert.equals(0, res.redirects)
+      assert.matches("^lira.Response %(200 GET /bytes/{n}%)$", tostring(res))
+      assert.is_nil(ids[res.request_id])
+      ids[res.request_id] = i
+    end
+    assert.equals(40, #sb:log())
+    for i, e in ipairs(sb:log()) do assert.equals(i, ids[H(e, "x-request-id")]) end
+  end)
+
   it("returns any final status as res, and redacts secrets in res.url", function()
     local c = client { retry = false }
     local res = assert(c:request("GET", "/status/418", { query = { token = "s3cret" } }))
