@@ -166,6 +166,12 @@ describe("responses", function()
     end
     assert.equals(40, #sb:log())
     for i, e in ipairs(sb:log()) do assert.equals(i, ids[H(e, "x-request-id")]) end
+    local ok, msg = pcall(function() first.status = 500 end)
+    assert.is_false(ok)
+    assert.matches("lira.Response is read-only (field 'status')", msg, 1, true)
+    ok, msg = pcall(first.json, {})
+    assert.is_false(ok)
+    assert.matches("lira.Response expected", msg, 1, true)
   end)
 
   it("returns any final status as res, and redacts secrets in res.url", function()
@@ -181,6 +187,7 @@ describe("responses", function()
     local c = client { redirects = 5 }
     local res = assert(c:request("GET", "/redirect/3"))
     assert.equals(200, res.status)
+    assert.equals(3, res.redirects)
     assert.equals(4, #sb:log())
     local capped = client { redirects = 2, retry = false }
     local r2, err = capped:request("GET", "/redirect/3")
