@@ -3,6 +3,7 @@
  * the decoded JSON are made on first use and cached in user values) or a
  * lira error table; plus the hooks that run retry.on and
  * breaker.failure on the client's hook thread. */
+#define _POSIX_C_SOURCE 200809L   /* stpcpy */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,9 +70,11 @@ static lc_response *push_record(lua_State *L, const lc_call *k, const lira_http_
     lc_response *u = lua_newuserdatauv(L, size, UV_COUNT);
     lira_http_header *h = (lira_http_header *)(void *)u->tail;
     char *p = (char *)(h + r->nheaders);
-    for (size_t i = 0; i < r->nheaders; i++) {
-        h[i].name = put(&p, r->headers[i].name, strlen(r->headers[i].name));
-        h[i].value = put(&p, r->headers[i].value, strlen(r->headers[i].value));
+    for (size_t i = 0; i < r->nheaders; i++) {   /* sized above: no second strlen */
+        h[i].name = p;
+        p = stpcpy(p, r->headers[i].name) + 1;
+        h[i].value = p;
+        p = stpcpy(p, r->headers[i].value) + 1;
     }
     u->status = r->status;
     u->redirects = r->redirects;
